@@ -1,13 +1,16 @@
 /**
  * `npm run bench -- [options]`: per-stage timings of the whole pipeline on real photos.
  *
- * Defaults: the photos of ../shared/bench-photos, the random-weights SAM 1 fixture pair at the real
- * transformer width (256) generated into the cache, the reference generator defaults (32×32 grid).
+ * Defaults: the photos of ../shared/bench-photos, the reference generator defaults (32×32 grid), and a
+ * fixture model pair generated into the cache: `--fixture oracle` (default; colour-region masks, so a
+ * realistic number of masks passes the filters and the post-processing stages do real work, but its
+ * decoder is far cheaper than SAM's) or `--fixture random` (random weights with the real decoder's
+ * operators at width `--dim`, 256 = SAM's: realistic decoder cost, but its random IoUs keep no masks).
  * Stages: image decode, preprocess (PIL-exact resize + normalise), encoder, decoder, upscale+filters+RLE
  * (the fused mask pass, NMS, cleanup), COCO encoding (compressed RLE strings + JSON). A benchmark, not a
  * test: it asserts nothing; compare ratios measured in one run.
  *
- * Options: --encoder F --decoder F (any SAM 1 split pair), --photos DIR, --limit N, --points-per-side N,
+ * Options: --encoder F --decoder F (any SAM 1 split pair), --fixture oracle|random, --photos DIR, --limit N, --points-per-side N,
  *          --points-per-batch N, --dim N (fixture width), --threads N, --compare-prune (also time the
  *          unpruned decoder on the first photo).
  */
@@ -30,6 +33,7 @@ const { values: args } = parseArgs({
     'points-per-side': { type: 'string', default: '32' },
     'points-per-batch': { type: 'string', default: '64' },
     dim: { type: 'string', default: '256' },
+    fixture: { type: 'string', default: 'oracle' },
     threads: { type: 'string', default: '0' },
     'compare-prune': { type: 'boolean', default: false },
   },
@@ -44,7 +48,12 @@ async function modelFiles(): Promise<{ encoder: string; decoder: string; label: 
   const dim = Number(args.dim);
   const dir = join(cacheRoot(), 'bench-fixtures');
   mkdirSync(dir, { recursive: true });
-  const paths = await writeFixtures(dir, { randomDim: dim });
+  if (args.fixture === 'oracle') {
+    const p = await writeFixtures(dir, ['oracle-encoder-hwc', 'oracle-decoder-m4']);
+    return { encoder: p['oracle-encoder-hwc']!, decoder: p['oracle-decoder-m4']!, label: 'oracle fixture (colour regions)' };
+  }
+  if (args.fixture !== 'random') throw new Error(`--fixture must be oracle or random, not ${args.fixture}`);
+  const paths = await writeFixtures(dir, { randomDim: dim, which: ['random-encoder-hwc', 'random-decoder-m4'] });
   return { encoder: paths['random-encoder-hwc']!, decoder: paths['random-decoder-m4']!, label: `random-weights fixture, dim ${dim}` };
 }
 
@@ -69,12 +78,13 @@ async function main() {
   console.log('');
   console.log('photo                          size         decode  preproc  encoder  decoder  upscale+  coco+json  masks   total (ms)');
   console.log('                                                                                filters');
-  const tot = { decode: 0, pre: 0, enc: 0, dec: 0, post: 0, write: 0, masks: 0, total: 0 };
+  const tot = { decode: 0, pre: 0, enc: 0, dec: 0, post: 0, write: 0, masks: 0, total: 0, calls: 0 };
   for (const p of photos) {
     const t0 = performance.now();
     const img = await decodeImageFile(join(photosDir, p));
     const tDecode = performance.now() - t0;
     const s0 = { ...model.stats };
+    const calls0 = model.stats.decoderCalls;
     const g0 = { ...gen.times };
     const records = await gen.generate(img);
     const t1 = performance.now();
@@ -92,6 +102,7 @@ async function main() {
       `${p.padEnd(30)} ${`${img.width}×${img.height}`.padEnd(11)}${ms(tDecode)} ${ms(pre)} ${ms(enc)} ${ms(dec)} ${ms(post)}  ${ms(tWrite)} ${String(records.length).padStart(6)} ${ms(total)}`,
     );
     void bytes;
+    tot.calls += model.stats.decoderCalls - calls0;
   }
   const n = photos.length;
   console.log(
@@ -101,6 +112,10 @@ async function main() {
   console.log(
     `\nshare of time: decode ${share(tot.decode)}, preprocess ${share(tot.pre)}, encoder ${share(tot.enc)}, decoder ${share(tot.dec)}, ` +
       `upscale+filters ${share(tot.post)}, coco+json ${share(tot.write)}; ${(n / (tot.total / 1000)).toFixed(3)} images/s`,
+  );
+  console.log(
+    `decoder: ${tot.calls} calls, ${(tot.dec / Math.max(1, tot.calls)).toFixed(2)} ms per call; ` +
+      `upscale+filters: ${(tot.post / Math.max(1, tot.masks)).toFixed(2)} ms per kept mask`,
   );
   await model.dispose();
 

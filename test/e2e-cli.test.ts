@@ -266,6 +266,29 @@ describe('sam-amg run (oracle fixtures, SAM 1 split contract)', () => {
   });
 });
 
+describe('sam-amg run (random-weights fixtures, batched decoder)', () => {
+  it('gives identical output whether prompts go one per call or 64 per verified dynamic batch', async () => {
+    const f = await writeFixtures(fixturesDir, ['random-encoder-hwc', 'random-decoder-m4']);
+    const dir = await scene('random', drawScene(320, 240, BG, SHAPES.slice(0, 1)));
+    // Random IoUs sit near 0.5, so switch the filters off to push every candidate through the pipeline.
+    const common = ['--points-per-side', '6', '--pred-iou-thresh', '0', '--stability-score-thresh', '0', '-v'];
+    const model = ['--encoder', f['random-encoder-hwc']!, '--decoder', f['random-decoder-m4']!];
+    const one = join(work, 'random-1.json');
+    const many = join(work, 'random-64.json');
+    const r1 = await runCli(['run', dir, '--out', one, '--points-per-batch', '1', ...common, ...model]);
+    const r64 = await runCli(['run', dir, '--out', many, '--points-per-batch', '64', ...common, ...model]);
+    expect([r1.code, r64.code]).toEqual([0, 0]);
+    expect(r1.stderr).toContain('1 prompt(s) per decoder call');
+    expect(r64.stderr).toContain('64 prompt(s) per decoder call');
+    expect(r64.stderr).toContain('dynamicBatch=verified');
+    const a = readCoco(one).annotations;
+    const b = readCoco(many).annotations;
+    expect(a.length).toBeGreaterThan(0);
+    expect(b.map((x) => [x.segmentation, x.bbox, x.point_coords])).toEqual(a.map((x) => [x.segmentation, x.bbox, x.point_coords]));
+    b.forEach((x, i) => expect(x.predicted_iou).toBeCloseTo(a[i]!.predicted_iou, 5));
+  });
+});
+
 describe('sam-amg command line', () => {
   it('documents every flag with its default in --help', async () => {
     const r = await runCli(['run', '--help']);
