@@ -267,6 +267,10 @@ export function fillHolesAndSprinkles(
     for (let c = 1; c <= count; c++) select[c] = labeler.area[c]! <= maxArea ? 1 : 0;
     labeler.paint(out, select, value);
   };
+  // The sprinkle step labels the hole-filled logits, as the golden specification
+  // (`sam2_differences.json`, fill_holes_sprinkles_emulated) does. Note: sam2 @ 2b90b9f's
+  // `postprocess_masks` labels both steps on the input logits (`mask_flat` is computed once); the two differ
+  // only when filling a hole joins a small foreground component to a larger one.
   if (maxHoleArea > 0) step(false, maxHoleArea, Math.fround(maskThreshold + 10));
   if (maxSprinkleArea > 0) step(true, maxSprinkleArea, Math.fround(maskThreshold - 10));
   return out;

@@ -22,6 +22,68 @@ const PRECISION_BITS = 22;
 const ONE = 1 << PRECISION_BITS;
 const HALF = 1 << (PRECISION_BITS - 1);
 
+/**
+ * Antialiased triangle-filter ("bilinear") resampling windows and weights of one axis, shared by the PIL clone
+ * below and by the float resize of SAM 2 (`resize-float.ts`, ATen's `_upsample_bilinear2d_aa`). Both libraries
+ * compute them with the same formulas (ATen's `_compute_indices_min_size_weights_aa` was ported from Pillow's
+ * `precompute_coeffs`); they differ only in the precision of the arithmetic.
+ */
+export interface TriangleCoeffs {
+  /** First input index per output. */
+  start: Int32Array;
+  /** Number of inputs per output (at most `ksize`). */
+  count: Int32Array;
+  /** `ksize` normalised weights per output, row-major (only the first `count` used; the rest are 0). */
+  weights: Float64Array;
+  /** Window capacity per output: `ceil(support) * 2 + 1`. */
+  ksize: number;
+}
+
+/**
+ * Window and weights for resampling `inSize` samples to `outSize` over the whole axis with a triangle filter
+ * `max(0, 1 - |x|)` whose support is widened by the scale when downscaling (so it averages over the footprint) and
+ * stays 1 when upscaling (plain bilinear, half-pixel centres, renormalised at the edges).
+ *
+ * - `'float64'`: Pillow's `precompute_coeffs` (all double), for the 8-bit PIL clone.
+ * - `'float32'`: ATen's `_compute_indices_min_size_weights_aa` with `scalar_t = float` (what a float32 tensor
+ *   gets): scale, centre, support, filter argument, weights and their running sum are stored as float32 while the
+ *   `+ 0.5` and `* invscale` steps happen in double, exactly as C++ promotes them. Every value is rounded where
+ *   the C++ code stores a `float`.
+ */
+export function triangleCoeffs(inSize: number, outSize: number, arithmetic: 'float64' | 'float32' = 'float64'): TriangleCoeffs {
+  const r = arithmetic === 'float32' ? Math.fround : (x: number) => x;
+  // ATen: `static_cast<float>(in) / out`; Pillow: double. (Dividing in double and rounding once to float32 is
+  // the correctly rounded float32 quotient.)
+  const scale = r(inSize / outSize);
+  const support = scale >= 1 ? scale : 1;
+  const invscale = scale >= 1 ? r(1 / scale) : 1;
+  const ksize = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(outSize);
+  const count = new Int32Array(outSize);
+  const weights = new Float64Array(outSize * ksize);
+  for (let i = 0; i < outSize; i++) {
+    const center = r(scale * (i + 0.5));
+    // C `(int64_t)` / `(int)` truncate toward zero; negative values are clamped to 0 right after anyway.
+    let xmin = Math.trunc(r(center - support) + 0.5);
+    if (xmin < 0) xmin = 0;
+    const xmax = Math.min(Math.trunc(r(center + support) + 0.5), inSize);
+    // ATen clips the count to the window capacity (a float rounding case); for doubles it never triggers.
+    const n = Math.max(0, Math.min(xmax - xmin, ksize));
+    const base = i * ksize;
+    let total = 0;
+    for (let j = 0; j < n; j++) {
+      const t = Math.abs(r((r(j + xmin - center) + 0.5) * invscale));
+      const w = t < 1 ? r(1 - t) : 0;
+      weights[base + j] = w;
+      total = r(total + w);
+    }
+    if (total !== 0) for (let j = 0; j < n; j++) weights[base + j] = r(weights[base + j]! / total);
+    start[i] = xmin;
+    count[i] = n;
+  }
+  return { start, count, weights, ksize };
+}
+
 /** Fixed-point resampling coefficients of one axis. */
 interface Coeffs {
   /** First input index per output. */
@@ -33,48 +95,18 @@ interface Coeffs {
   ksize: number;
 }
 
-/** Triangle filter (PIL `bilinear_filter`). */
-function triangle(x: number): number {
-  if (x < 0) x = -x;
-  return x < 1 ? 1 - x : 0;
-}
-
 /**
  * Window and weights for resampling `inSize` samples to `outSize` over the whole input, as Pillow's
  * `precompute_coeffs` (double arithmetic in the same order) followed by `normalize_coeffs_8bpc`.
  */
 function bilinearCoeffs(inSize: number, outSize: number): Coeffs {
   // The box is [0, inSize]; Pillow holds it as float, exact for any realistic size.
-  const scale = inSize / outSize;
-  const filterscale = scale < 1 ? 1 : scale;
-  const support = 1 * filterscale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const k = new Int32Array(outSize * ksize);
-  const ss = 1 / filterscale;
-  const w = new Float64Array(ksize);
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    // C `(int)` truncates toward zero; negative values are clamped to 0 right after anyway.
-    let xmin = Math.trunc(center - support + 0.5);
-    if (xmin < 0) xmin = 0;
-    let xmax = Math.trunc(center + support + 0.5);
-    if (xmax > inSize) xmax = inSize;
-    xmax -= xmin;
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      const v = triangle((x + xmin - center + 0.5) * ss);
-      w[x] = v;
-      ww += v;
-    }
-    for (let x = 0; x < xmax; x++) {
-      const v = ww !== 0 ? w[x]! / ww : w[x]!;
-      // Fixed point, rounding half away from zero (the C code's `(int)(v * ONE +- 0.5)`).
-      k[xx * ksize + x] = v < 0 ? Math.trunc(-0.5 + v * ONE) : Math.trunc(0.5 + v * ONE);
-    }
-    start[xx] = xmin;
-    count[xx] = xmax;
+  const { start, count, weights, ksize } = triangleCoeffs(inSize, outSize, 'float64');
+  const k = new Int32Array(weights.length);
+  for (let i = 0; i < weights.length; i++) {
+    const v = weights[i]!;
+    // Fixed point, rounding half away from zero (the C code's `(int)(v * ONE +- 0.5)`).
+    k[i] = v < 0 ? Math.trunc(-0.5 + v * ONE) : Math.trunc(0.5 + v * ONE);
   }
   return { start, count, k, ksize };
 }

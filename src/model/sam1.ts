@@ -15,7 +15,7 @@ import { getPreprocessShape, applyCoords } from '../amg/transforms.js';
 import { resizeBilinearPil } from '../amg/resize.js';
 import { normalizePadChw, toFloatHwc, SAM1_PIXEL_MEAN, SAM1_PIXEL_STD } from '../amg/preprocess.js';
 import { prepareDecoder, type PreparedDecoder } from './onnx/decoder-prep.js';
-import { createSession, describeIo, inputShape, type RuntimeOptions } from './session.js';
+import { createSession, createSessionOn, describeIo, inputShape, type RuntimeOptions } from './session.js';
 import { emptyModelStats, type DecodedMasks, type DecodeOptions, type EncodedImage, type MaskModel, type ModelInfo } from './types.js';
 
 /** Side of the square the SAM 1 image encoder sees. */
@@ -65,7 +65,9 @@ export class Sam1Model implements MaskModel {
 
   /** Loads and checks both files; throws an error naming the file and what is wrong. */
   static async load(opts: Sam1LoadOptions): Promise<Sam1Model> {
-    const encoder = await createSession(opts.encoder, opts.encoder, opts);
+    const { session: encoder, device } = await createSessionOn(opts.encoder, opts.encoder, opts);
+    // The decoder runs where the encoder landed (`auto` resolves once).
+    opts = { ...opts, device };
     const layout = detectEncoderLayout(encoder, opts.encoder);
     const decoderBytes = readModelFile(opts.decoder);
     const prepared = prepareDecoder(decoderBytes, {
@@ -80,7 +82,7 @@ export class Sam1Model implements MaskModel {
     if (tokens !== 1 && tokens !== 4) {
       throw new Error(`${opts.decoder}: expected 1 or 4 mask tokens in iou_predictions, found ${tokens}`);
     }
-    const details: Record<string, string | number | boolean> = { pruned: !opts.noPrune };
+    const details: Record<string, string | number | boolean> = { device, pruned: !opts.noPrune };
     let batch = 1;
     let decoder: ort.InferenceSession | null = null;
     if (prepared.dynamic) {

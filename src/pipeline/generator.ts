@@ -6,6 +6,13 @@
  *   box, uncropped RLE) → stability filter → crop-edge filter → per-crop NMS → cross-crop NMS →
  *   small-region cleanup → records
  *
+ * SAM 2 models (`model.info.family === 'sam2'`) get `SAM2AutomaticMaskGenerator`'s semantics: float32 prompt
+ * points, optional single-mask output and mask-to-mask refinement, and small-region handling on the low-res
+ * logits (holes and sprinkles up to `minMaskRegionArea` low-res pixels, before upscaling) instead of SAM 1's
+ * full-resolution post-pass. Mask upscaling follows the model's frame (letterbox: SAM 1's two resizes;
+ * stretch: SAM 2's single resize). Where a decoder outputs object scores, prompts whose object-score logit is
+ * not above `objectScoreThresh` are dropped (not in the reference, which ignores the scores).
+ *
  * Exact-preserving shortcuts: the IoU filter runs before any upscaling (it needs no mask), and each
  * surviving mask is upscaled, thresholded and run-length encoded in one pass without materialising the
  * full-resolution logits (see `amg/mask-pass.ts`).
@@ -16,10 +23,11 @@ import { isBoxNearCropEdge, boxXyxyToXywh } from '../amg/boxes.js';
 import { MaskPass, planMaskPass } from '../amg/mask-pass.js';
 import { nms } from '../amg/nms.js';
 import { postprocessSmallRegions } from '../amg/postprocess.js';
+import { fillHolesAndSprinkles } from '../amg/regions.js';
 import { rleArea } from '../amg/rle.js';
 import type { BoxXYXY, Rle } from '../amg/types.js';
 import { sam1AxisTaps, sam2AxisTaps } from '../amg/upscale.js';
-import type { EncodedImage, MaskModel } from '../model/types.js';
+import type { DecodedMasks, EncodedImage, MaskModel } from '../model/types.js';
 import { resolveAmgOptions, type AmgOptions } from './options.js';
 
 /** An RGB image: `height × width × 3` uint8, row-major. */
@@ -67,6 +75,9 @@ interface CropMasks {
   cropBoxes: BoxXYXY[];
 }
 
+/** Side of the low-res mask logits of every SAM family. */
+const LOW_RES_SIZE = 256;
+
 export class MaskGenerator {
   readonly options: AmgOptions;
   private readonly grids: Float64Array[];
@@ -78,6 +89,9 @@ export class MaskGenerator {
   ) {
     this.options = resolveAmgOptions(options);
     const o = this.options;
+    if (o.useM2m && !model.info.acceptsMaskInput) {
+      throw new RangeError(`invalid generator option: useM2m needs a decoder with a mask input; ${model.info.contract} has none`);
+    }
     this.grids = o.pointGrids ?? buildAllLayerPointGrids(o.pointsPerSide, o.cropNLayers, o.cropNPointsDownscaleFactor);
   }
 
@@ -100,7 +114,8 @@ export class MaskGenerator {
       this.times.postprocess += performance.now() - t;
     }
 
-    if (o.minMaskRegionArea > 0 && data.rles.length > 0) {
+    // SAM 2's generator cleans small regions on the low-res logits instead (see filterBatch).
+    if (o.minMaskRegionArea > 0 && data.rles.length > 0 && this.model.info.family === 'sam1') {
       const t = performance.now();
       const cleaned = postprocessSmallRegions(
         data.rles,
@@ -144,16 +159,22 @@ export class MaskGenerator {
     this.times.encode += performance.now() - t;
 
     const points = scalePointGrid(this.grids[layer]!, cropW, cropH);
+    // SAM 2's generator holds prompt points as float32 (its records' point_coords too).
+    if (this.model.info.family === 'sam2') for (let i = 0; i < points.length; i++) points[i] = Math.fround(points[i]!);
     const pass = new MaskPass(planMaskPass(...axisTaps(encoded), cropBox, image.height, image.width));
     const found: CropMasks = { ...empty, rles: [], boxes: [], ious: [], scores: [], points: [], cropBoxes: [] };
     const nPoints = points.length / 2;
     for (let start = 0; start < nPoints; start += o.pointsPerBatch) {
       const end = Math.min(nPoints, start + o.pointsPerBatch);
       t = performance.now();
-      const batch = await this.model.decode(encoded, points.subarray(start * 2, end * 2));
+      const batchPoints = points.subarray(start * 2, end * 2);
+      let batch = await this.model.decode(encoded, batchPoints, { multimask: o.multimaskOutput });
+      const objectScores = batch.objectScores;
+      const candidatesPerPoint = batch.masksPerPrompt;
+      if (o.useM2m) batch = await this.refineWithM2m(encoded, batchPoints, batch);
       this.times.decode += performance.now() - t;
       t = performance.now();
-      this.filterBatch(batch, points, start, cropBox, image, pass, found);
+      this.filterBatch(batch, candidatesPerPoint, objectScores, points, start, cropBox, image, pass, found);
       this.times.postprocess += performance.now() - t;
     }
 
@@ -161,18 +182,42 @@ export class MaskGenerator {
     const keep = nms(boxesF32(found.boxes), Float32Array.from(found.ious), o.boxNmsThresh);
     const kept = selectMasks(found, keep);
     kept.boxes = kept.boxes.map((b) => uncropBox(b, cropBox));
+    const sam2 = this.model.info.family === 'sam2';
     for (let i = 0; i < kept.points.length; i += 2) {
-      kept.points[i] = kept.points[i]! + x0;
-      kept.points[i + 1] = kept.points[i + 1]! + y0;
+      // SAM 2 adds the offset to float32 points in float32.
+      kept.points[i] = sam2 ? Math.fround(kept.points[i]! + x0) : kept.points[i]! + x0;
+      kept.points[i + 1] = sam2 ? Math.fround(kept.points[i + 1]! + y0) : kept.points[i + 1]! + y0;
     }
     kept.cropBoxes = kept.rles.map(() => cropBox);
     this.times.postprocess += performance.now() - t;
     return kept;
   }
 
+  /**
+   * SAM 2's `refine_with_m2m`: every candidate mask of the batch (before any filter) is decoded again from
+   * its own point with its low-res logits, clamped to ±32 as SAM 2's predictor returns them, as mask input;
+   * one mask per candidate comes back. Candidate c belongs to prompt `floor(c / K)`.
+   */
+  private async refineWithM2m(encoded: EncodedImage, batchPoints: Float64Array, first: DecodedMasks): Promise<DecodedMasks> {
+    const k = first.masksPerPrompt;
+    const n = first.prompts * k;
+    const repeated = new Float64Array(n * 2);
+    for (let c = 0; c < n; c++) {
+      const p = Math.floor(c / k);
+      repeated[2 * c] = batchPoints[2 * p]!;
+      repeated[2 * c + 1] = batchPoints[2 * p + 1]!;
+    }
+    const maskInput = first.lowRes.map((v) => (v > 32 ? 32 : v < -32 ? -32 : v));
+    const refined = await this.model.decode(encoded, repeated, { multimask: false, maskInput });
+    // Re-express as one "prompt" per candidate with one mask each; object scores stay per original prompt.
+    return { prompts: n, masksPerPrompt: 1, lowResSize: refined.lowResSize, lowRes: refined.lowRes, iou: refined.iou };
+  }
+
   /** The reference's `_process_batch` filters, appending survivors to `out` in prompt-major order. */
   private filterBatch(
-    batch: Awaited<ReturnType<MaskModel['decode']>>,
+    batch: DecodedMasks,
+    candidatesPerPoint: number,
+    objectScores: Float32Array | undefined,
     points: Float64Array,
     firstPoint: number,
     cropBox: BoxXYXY,
@@ -181,30 +226,38 @@ export class MaskGenerator {
     out: CropMasks,
   ): void {
     const o = this.options;
-    const plane = batch.lowResSize * batch.lowResSize;
+    const size = batch.lowResSize;
+    const plane = size * size;
     const imageBox: BoxXYXY = [0, 0, image.width, image.height];
-    for (let p = 0; p < batch.prompts; p++) {
-      for (let k = 0; k < batch.masksPerPrompt; k++) {
-        const m = p * batch.masksPerPrompt + k;
-        const iou = batch.iou[m]!;
-        if (o.predIouThresh > 0 && !(iou > o.predIouThresh)) continue;
-        const r = pass.run(batch.lowRes, m * plane, batch.lowResSize, o.maskThreshold, o.stabilityScoreOffset, true);
-        const score = Math.fround(r.intersection / r.union);
-        if (o.stabilityScoreThresh > 0 && !(score >= o.stabilityScoreThresh)) continue;
-        if (isBoxNearCropEdge(r.box, cropBox, imageBox)) continue;
-        out.rles.push(r.rle!);
-        out.boxes.push(r.box);
-        out.ious.push(iou);
-        out.scores.push(score);
-        out.points.push(points[(firstPoint + p) * 2]!, points[(firstPoint + p) * 2 + 1]!);
+    const lowResCleanup = this.model.info.family === 'sam2' && o.minMaskRegionArea > 0;
+    for (let c = 0; c < batch.prompts * batch.masksPerPrompt; c++) {
+      // Candidates are prompt-major: `candidatesPerPoint` masks per grid point (3 or 1), also after m2m.
+      const pointIndex = Math.floor(c / candidatesPerPoint);
+      if (objectScores && !(objectScores[pointIndex]! > o.objectScoreThresh)) continue;
+      const iou = batch.iou[c]!;
+      if (o.predIouThresh > 0 && !(iou > o.predIouThresh)) continue;
+      let low = batch.lowRes;
+      let offset = c * plane;
+      if (lowResCleanup) {
+        low = fillHolesAndSprinkles(batch.lowRes.subarray(offset, offset + plane), size, size, o.maskThreshold, o.minMaskRegionArea, o.minMaskRegionArea);
+        offset = 0;
       }
+      const r = pass.run(low, offset, size, o.maskThreshold, o.stabilityScoreOffset, true);
+      const score = Math.fround(r.intersection / r.union);
+      if (o.stabilityScoreThresh > 0 && !(score >= o.stabilityScoreThresh)) continue;
+      if (isBoxNearCropEdge(r.box, cropBox, imageBox)) continue;
+      out.rles.push(r.rle!);
+      out.boxes.push(r.box);
+      out.ious.push(iou);
+      out.scores.push(score);
+      out.points.push(points[(firstPoint + pointIndex) * 2]!, points[(firstPoint + pointIndex) * 2 + 1]!);
     }
   }
 }
 
 /** Upscaling taps (rows, cols) from the model's low-res frame to the encoded crop's pixels. */
 function axisTaps(enc: EncodedImage) {
-  const low = 256;
+  const low = LOW_RES_SIZE;
   const f = enc.frame;
   return f.kind === 'letterbox'
     ? ([sam1AxisTaps(low, f.padSize, f.inputH, enc.height), sam1AxisTaps(low, f.padSize, f.inputW, enc.width)] as const)

@@ -27,6 +27,13 @@ export interface AmgOptions {
   cropNPointsDownscaleFactor: number;
   /** When > 0, fill holes and remove islands smaller than this many pixels, then re-run NMS. */
   minMaskRegionArea: number;
+  /** Three masks per prompt (true, the reference) or one (`multimask_output=False`, SAM 2 generator only). */
+  multimaskOutput: boolean;
+  /** SAM 2's one-step mask-to-mask refinement: every candidate re-decoded with its own low-res logits as mask input. */
+  useM2m: boolean;
+  /** Drop prompts whose object-score logit is not above this, for decoders that output one (HF SAM 2 exports).
+   * `-Infinity` disables the filter. */
+  objectScoreThresh: number;
   /** Explicit normalised point grids, one per crop layer (interleaved x,y in [0,1]); replaces pointsPerSide. */
   pointGrids?: Float64Array[] | undefined;
 }
@@ -44,6 +51,9 @@ export const DEFAULT_AMG_OPTIONS: Readonly<AmgOptions> = Object.freeze({
   cropOverlapRatio: 512 / 1500,
   cropNPointsDownscaleFactor: 1,
   minMaskRegionArea: 0,
+  multimaskOutput: true,
+  useM2m: false,
+  objectScoreThresh: 0,
 });
 
 function check(cond: boolean, msg: string): void {
@@ -82,5 +92,8 @@ export function resolveAmgOptions(partial: Partial<AmgOptions> = {}): AmgOptions
   check(isFinite(o.cropNPointsDownscaleFactor) && o.cropNPointsDownscaleFactor >= 1,
     `cropNPointsDownscaleFactor must be >= 1 (got ${o.cropNPointsDownscaleFactor})`);
   check(isFinite(o.minMaskRegionArea) && o.minMaskRegionArea >= 0, `minMaskRegionArea must be >= 0 (got ${o.minMaskRegionArea})`);
+  check(typeof o.multimaskOutput === 'boolean', 'multimaskOutput must be a boolean');
+  check(typeof o.useM2m === 'boolean', 'useM2m must be a boolean');
+  check(!Number.isNaN(o.objectScoreThresh) && o.objectScoreThresh !== Infinity, `objectScoreThresh must be a number or -Infinity (got ${o.objectScoreThresh})`);
   return o;
 }
