@@ -1,14 +1,17 @@
 /**
  * SAM 2's float resize (ATen `_upsample_bilinear2d_aa`, float32) and `sam2Preprocess`.
  *
- * There are no golden vectors from PyTorch for this (none could be generated here), so these tests check
- * properties that a wrong window, weight, normalisation, pass order or layout would break, against references
- * written plainly in this file in double precision.
+ * 1. Golden vectors (`test/golden/resize_aa_float.json`) from the project's reference PyTorch (Debian python3-torch
+ *    1.13.1, the build behind every other golden file; the generator script is inside the JSON): bit-exact.
+ * 2. Properties that a wrong window, weight, normalisation, pass order or layout would break, against references
+ *    written plainly in this file in double precision (these hold for any PyTorch build).
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { resizeBilinearAaFloat, sam2Preprocess, toTensorChw, type FloatImageLayout } from '../src/amg/resize-float.js';
 import { resizeBilinearPil, triangleCoeffs } from '../src/amg/resize.js';
 import { SAM2_PIXEL_MEAN, SAM2_PIXEL_STD } from '../src/amg/preprocess.js';
+import { decodeF32, loadGolden } from './helpers/golden.js';
 
 /** Deterministic pseudo-random floats in [0, 1). */
 function randomImage(n: number, seed = 1): Float32Array {
@@ -71,6 +74,43 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
+
+describe('golden: PyTorch 1.13 (Debian) interpolate(antialias=True) and SAM 2 preprocessing', () => {
+  const g = loadGolden('resize_aa_float.json');
+
+  /** `rgb[y,x,c] = (x·37 + y·91 + c·53 + ((x·y) >> 3)) & 255`, the generator's input formula. */
+  const pattern = (h: number, w: number): Uint8Array => {
+    const out = new Uint8Array(h * w * 3);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let c = 0; c < 3; c++) out[(y * w + x) * 3 + c] = (x * 37 + y * 91 + c * 53 + ((x * y) >> 3)) & 255;
+    return out;
+  };
+
+  for (const [i, c] of (g.cases as any[]).entries()) {
+    if (c.kind === 'resize') {
+      const [ch, h, w] = c.input.shape as [number, number, number];
+      const [oh, ow] = c.out_hw as [number, number];
+      it(`case ${i}: resize ${ch}x${h}x${w} -> ${oh}x${ow} is bit-exact`, () => {
+        const got = resizeBilinearAaFloat(decodeF32(c.input), ch, h, w, oh, ow, 'chw');
+        const want = decodeF32(c.expected);
+        expect(got.length).toBe(want.length);
+        let differ = 0;
+        for (let k = 0; k < want.length; k++) if (got[k] !== want[k]) differ++;
+        expect(differ, `values differing (max |Δ| ${maxAbsDiff(got, want)})`).toBe(0);
+      });
+    } else {
+      it(`case ${i}: sam2Preprocess ${c.h}x${c.w} -> ${c.size}² is bit-exact`, () => {
+        const got = sam2Preprocess(pattern(c.h, c.w), c.h, c.w, c.size);
+        expect(got.length).toBe(3 * c.size * c.size);
+        for (const [k, v] of c.samples as Array<[number, number]>) expect(got[k], `value ${k}`).toBe(v);
+        let sum = 0;
+        for (let k = 0; k < got.length; k++) sum += got[k]!;
+        expect(Math.abs(sum - c.sum_f64)).toBeLessThan(1e-6 * got.length);
+        const hash = createHash('sha256').update(new Uint8Array(got.buffer, got.byteOffset, got.byteLength)).digest('hex');
+        expect(hash, 'SHA-256 of the float32 LE output').toBe(c.sha256_f32le);
+      });
+    }
+  }
+});
 
 describe('triangleCoeffs', () => {
   it('downscale 4 → 2 by hand: windows of 3 with weights (3,3,1)/7 and (1,3,3)/7', () => {

@@ -236,6 +236,29 @@ describe('downloadFile', () => {
       .rejects.toThrow(/no data .* for 150 ms/);
   });
 
+  it('takes over a lock left by a dead process', async () => {
+    const s = await server((req, res) => serveBytes(req, res, data));
+    const dest = freshDest();
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(`${dest}.lock`, '999999999');
+    await downloadFile({ url: `${s.url}/f`, dest, expectedSha256: sha(data), ...FAST });
+    expect(existsSync(`${dest}.lock`)).toBe(false);
+  });
+
+  it('waits for a live lock holder and uses the file it finished', async () => {
+    const s = await server((req, res) => serveBytes(req, res, data));
+    const dest = freshDest();
+    mkdirSync(dirname(dest), { recursive: true });
+    writeFileSync(`${dest}.lock`, String(process.pid)); // "another download" in progress
+    setTimeout(() => {
+      writeFileSync(dest, data);
+      rmSync(`${dest}.lock`);
+    }, 300);
+    const r = await downloadFile({ url: `${s.url}/f`, dest, expectedSha256: sha(data), ...FAST });
+    expect(r.attempts).toBe(0);
+    expect(s.seen).toHaveLength(0);
+  });
+
   it('refuses bodies over the size guard', async () => {
     const s = await server((req, res) => serveBytes(req, res, data));
     await expect(downloadFile({ url: `${s.url}/f`, dest: freshDest(), maxBytes: 1000, ...FAST }))
@@ -286,10 +309,12 @@ describe('proxies', () => {
   it('tunnels https through CONNECT and speaks TLS to the target (SNI + certificate check)', async () => {
     const origin = await server((req, res) => serveBytes(req, res, data), { cert: TEST_CERT, key: TEST_KEY });
     const connects: { line: string; auth?: string }[] = [];
+    const tunnelSockets: net.Socket[] = [];
     const proxyServer = await new Promise<http.Server>((resolveServer) => {
       const srv = http.createServer();
       srv.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
         connects.push({ line: `${req.method} ${req.url}`, auth: req.headers['proxy-authorization'] });
+        tunnelSockets.push(client);
         const [host, port] = (req.url ?? '').split(':');
         const upstream = net.connect(Number(port), host === 'localhost' ? '127.0.0.1' : host!, () => {
           client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -297,12 +322,16 @@ describe('proxies', () => {
           upstream.pipe(client);
           client.pipe(upstream);
         });
+        tunnelSockets.push(upstream);
         upstream.on('error', () => client.destroy());
         client.on('error', () => upstream.destroy());
       });
       srv.listen(0, '127.0.0.1', () => resolveServer(srv));
     });
-    cleanups.push(() => new Promise<void>((r) => { proxyServer.closeAllConnections(); proxyServer.close(() => r()); }));
+    cleanups.push(() => new Promise<void>((r) => {
+      for (const sock of tunnelSockets) sock.destroy(); // upgraded CONNECT sockets are not the server's to close
+      proxyServer.close(() => r());
+    }));
     const port = (proxyServer.address() as net.AddressInfo).port;
     const dest = freshDest();
     await downloadFile({ url: `${origin.url}/enc.onnx`, dest, expectedSha256: sha(data), ca: TEST_CERT, ...FAST,
@@ -343,7 +372,7 @@ describe('resolveModel', () => {
   const dec = randomBytes(20_000);
   const pre = Buffer.from('{"do_pad": true}');
 
-  function testRegistry(base: string, shas: { enc?: string | null } = {}): Registry {
+  function testRegistry(shas: { enc?: string | null } = {}): Registry {
     return validateRegistry({
       schemaVersion: 1,
       default: 'tiny-test',
@@ -379,7 +408,7 @@ describe('resolveModel', () => {
   it('downloads every file, keeps the sidecar beside its .onnx under its original name, and pins first use', async () => {
     const s = await server((req, res) => (files[req.url!] ? serveBytes(req, res, files[req.url!]!) : res.writeHead(404).end()));
     const cacheDir = join(tmp, 'cache-a');
-    const reg = pointAt(testRegistry(s.url), s.url);
+    const reg = pointAt(testRegistry(), s.url);
     const seen: string[] = [];
     const r = await resolveModel('tiny-test', { registry: reg, cacheDir, ...FAST, onProgress: (f) => seen.push(f) });
     const dir = join(cacheDir, 'models', 'tiny-test', 'fp32');
@@ -414,7 +443,7 @@ describe('resolveModel', () => {
       else res.writeHead(404).end();
     });
     const cacheDir = join(tmp, 'cache-b');
-    const reg = pointAt(testRegistry(s.url), s.url);
+    const reg = pointAt(testRegistry(), s.url);
     const r = await resolveModel('tiny-test', { registry: reg, cacheDir, ...FAST });
     rmSync(r.encoder);
     swapped = true;
@@ -427,9 +456,9 @@ describe('resolveModel', () => {
   it('a registry sha256 wins over a first-use pin', async () => {
     const s = await server((req, res) => (files[req.url!] ? serveBytes(req, res, files[req.url!]!) : res.writeHead(404).end()));
     const cacheDir = join(tmp, 'cache-c');
-    await resolveModel('tiny-test', { registry: pointAt(testRegistry(s.url), s.url), cacheDir, ...FAST });
+    await resolveModel('tiny-test', { registry: pointAt(testRegistry(), s.url), cacheDir, ...FAST });
     const wrong = 'cd'.repeat(32);
-    const reg = pointAt(testRegistry(s.url, { enc: wrong }), s.url);
+    const reg = pointAt(testRegistry({ enc: wrong }), s.url);
     // The cached file matches its pin, but the registry now says otherwise: --verify re-hashes and re-downloads.
     await expect(resolveModel('tiny-test', { registry: reg, cacheDir, verify: true, ...FAST }))
       .rejects.toThrow(new RegExp(`expected ${wrong} \\(the registry\\)`));
@@ -438,7 +467,7 @@ describe('resolveModel', () => {
   it('offline: names the missing file, its expected path and URL, and how to supply it; never connects', async () => {
     const s = await server((_req, res) => res.writeHead(500).end());
     const cacheDir = join(tmp, 'cache-d');
-    const reg = pointAt(testRegistry(s.url), s.url);
+    const reg = pointAt(testRegistry(), s.url);
     const enc = join(cacheDir, 'models', 'tiny-test', 'quantized', 'vision_encoder_quantized.onnx');
     mkdirSync(dirname(enc), { recursive: true });
     writeFileSync(enc, 'x');
@@ -453,14 +482,14 @@ describe('resolveModel', () => {
   });
 
   it('unknown model and unknown precision list the valid choices', async () => {
-    const reg = testRegistry('https://x');
+    const reg = testRegistry();
     await expect(resolveModel('nope', { registry: reg, cacheDir: join(tmp, 'cache-e') })).rejects.toThrow("unknown model 'nope'; known models: tiny-test");
     await expect(resolveModel('tiny-test', { registry: reg, precision: 'int4', cacheDir: join(tmp, 'cache-e') }))
       .rejects.toThrow("model 'tiny-test' has no precision 'int4'; it has: fp32, quantized");
   });
 
   it('keeps registry paths inside the cache', () => {
-    const reg = testRegistry('https://x');
+    const reg = testRegistry();
     reg.models[0]!.variants.fp32!.files[0]!.path = '../../escape.onnx';
     expect(() => planVariant('tiny-test', { registry: reg, cacheDir: join(tmp, 'cache-f') })).toThrow(/unsafe file path/);
   });

@@ -177,10 +177,10 @@ function listAction(io: Io, opts: { json?: boolean }): void {
     })), null, 2));
     return;
   }
-  const rows = [['', 'NAME', 'CONTRACT', 'FAMILY', 'PRECISIONS', 'CACHED', 'LICENSE']];
+  const rows = [['  NAME', 'CONTRACT', 'FAMILY', 'PRECISIONS', 'CACHED', 'LICENSE']];
   for (const m of reg.models) {
     const cached = cachedPrecisions(io, m);
-    rows.push([m.name === reg.default ? '*' : '', m.name, m.contract, m.family, Object.keys(m.variants).join(','),
+    rows.push([`${m.name === reg.default ? '*' : ' '} ${m.name}`, m.contract, m.family, Object.keys(m.variants).join(','),
       cached.length ? cached.join(',') : '-', m.license]);
   }
   for (const line of table(rows)) io.print(line);

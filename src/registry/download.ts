@@ -11,7 +11,7 @@ import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, dirname } from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { FatalHttpError, TransientHttpError, httpGet } from './http.js';
+import { FatalHttpError, TransientHttpError, discard, httpGet } from './http.js';
 
 /** Progress of one file: bytes so far (including a resumed prefix) and the total when the server said it. */
 export type ProgressCallback = (file: string, receivedBytes: number, totalBytes: number | null) => void;
@@ -54,7 +54,7 @@ export interface DownloadResult {
   path: string;
   size: number;
   sha256: string;
-  /** Attempts made (1 = no retry). */
+  /** Attempts made (1 = no retry; 0 = another process had just downloaded it). */
   attempts: number;
   /** Bytes reused from an existing `.part` (0 = fresh download). */
   resumedFrom: number;
@@ -114,11 +114,6 @@ function contentLength(res: IncomingMessage): number | null {
   return res.headers['content-length'] !== undefined && Number.isSafeInteger(v) && v >= 0 ? v : null;
 }
 
-function drain(res: IncomingMessage): void {
-  res.on('error', () => {});
-  res.resume();
-}
-
 /** An HTTP status that ends the download: a clear message with the URL and a hint. */
 function statusError(status: number, res: IncomingMessage, url: string): Error {
   const text = `HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ''} for ${url}`;
@@ -149,7 +144,13 @@ async function attemptOnce(ctx: AttemptContext): Promise<{ sha256: string; size:
     await rm(part, { force: true }); // longer than the whole file: cannot be a prefix of it
     offset = 0;
   }
-  const { res } = await httpGet(opts.url, {
+  // Hash the resumed prefix before connecting: hashing gigabytes while a response waits would trip its idle timer.
+  let prefixHash: Hash | null = null;
+  if (offset > 0) {
+    prefixHash = createHash('sha256');
+    await hashInto(part, prefixHash);
+  }
+  const { res, body } = await httpGet(opts.url, {
     timeoutMs: ctx.timeoutMs,
     env: opts.env,
     ca: opts.ca,
@@ -159,7 +160,7 @@ async function attemptOnce(ctx: AttemptContext): Promise<{ sha256: string; size:
   const range = parseContentRange(res.headers['content-range']);
 
   if (status === 416 && offset > 0) {
-    drain(res);
+    discard(body);
     // The .part may already hold every byte (an earlier run died between the last byte and the rename).
     if ((range?.total ?? opts.expectedSize) === offset) {
       return { ...(await sha256File(part)), resumedFrom: offset };
@@ -168,13 +169,13 @@ async function attemptOnce(ctx: AttemptContext): Promise<{ sha256: string; size:
     throw new TransientHttpError(`server refused to resume at byte ${offset}; starting over`);
   }
   if (status !== 200 && status !== 206) {
-    drain(res);
+    discard(body);
     throw statusError(status, res, opts.url);
   }
   let total: number | null;
   if (status === 206) {
     if (range?.start !== offset) {
-      drain(res);
+      discard(body);
       await rm(part, { force: true });
       throw new TransientHttpError(`server sent a different byte range (${res.headers['content-range']}) than asked (from ${offset}); starting over`);
     }
@@ -185,25 +186,29 @@ async function attemptOnce(ctx: AttemptContext): Promise<{ sha256: string; size:
     total = contentLength(res);
   }
   if (total !== null && total > ctx.maxBytes) {
-    drain(res);
+    discard(body);
     throw new FatalHttpError(`${opts.url} is ${total} bytes, more than the ${ctx.maxBytes}-byte limit for this file`);
   }
   if (total !== null && opts.expectedSize != null && total !== opts.expectedSize) {
-    drain(res);
+    discard(body);
     throw new FatalHttpError(`${opts.url} is ${total} bytes but ${opts.expectedFrom ?? 'the registry'} expects ${opts.expectedSize}`);
   }
 
-  const hash = createHash('sha256');
-  if (offset > 0) await hashInto(part, hash);
+  const hash = offset > 0 && prefixHash ? prefixHash : createHash('sha256');
   const out = createWriteStream(part, { flags: offset > 0 ? 'a' : 'w' });
+  let writeError: Error | undefined;
+  out.on('error', (e) => {
+    writeError = e;
+    body.destroy(e);
+  });
   let received = offset;
   opts.onProgress?.(ctx.label, received, total);
   try {
-    for await (const chunk of res) {
+    for await (const chunk of body) {
       const buf = chunk as Buffer;
       received += buf.length;
       if (received > ctx.maxBytes) {
-        res.destroy();
+        body.destroy();
         throw new FatalHttpError(`${opts.url} sent more than the ${ctx.maxBytes}-byte limit for this file`);
       }
       hash.update(buf);
@@ -212,10 +217,12 @@ async function attemptOnce(ctx: AttemptContext): Promise<{ sha256: string; size:
     }
   } catch (e) {
     if (e instanceof FatalHttpError || e instanceof TransientHttpError) throw e;
+    if (writeError) throw new FatalHttpError(`cannot write ${part}: ${writeError.message}`);
     throw new TransientHttpError(`connection lost after ${received} bytes: ${(e as Error).message}`);
   } finally {
     await closeStream(out); // keep what arrived: the next attempt resumes from it
   }
+  if (writeError) throw new FatalHttpError(`cannot write ${part}: ${(writeError as Error).message}`);
   if (total !== null && received !== total) {
     throw new TransientHttpError(`connection closed after ${received} of ${total} bytes`);
   }
@@ -234,11 +241,13 @@ async function closeStream(out: WriteStream): Promise<void> {
 
 /**
  * Runs `fn` while holding `<dest>.lock`, so two sam-amg processes never append to the same `.part`. A lock left
- * by a dead process is taken over; a live holder is waited for (up to `waitMs`).
+ * by a dead process is taken over; a live holder is waited for while its `.part` keeps growing, and given up on
+ * after `stallMs` without growth.
  */
-async function withLock<T>(dest: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
+async function withLock<T>(dest: string, stallMs: number, fn: () => Promise<T>): Promise<T> {
   const lock = `${dest}.lock`;
-  const deadline = Date.now() + waitMs;
+  let lastSize = -1;
+  let lastChange = Date.now();
   for (;;) {
     try {
       const fh = await open(lock, 'wx');
@@ -252,8 +261,12 @@ async function withLock<T>(dest: string, waitMs: number, fn: () => Promise<T>): 
         await rm(lock, { force: true });
         continue;
       }
-      if (Date.now() > deadline) {
-        throw new Error(`another sam-amg process (pid ${holder}) is downloading ${dest}; wait for it, or delete ${lock} if it is gone`);
+      const size = await fileSize(`${dest}.part`);
+      if (size !== lastSize) {
+        lastSize = size;
+        lastChange = Date.now();
+      } else if (Date.now() - lastChange > stallMs) {
+        throw new Error(`another sam-amg process (pid ${holder}) is downloading ${dest} but has made no progress; wait for it, or delete ${lock} if it is gone`);
       }
       await sleep(250);
     }
@@ -303,7 +316,9 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
   const ctx: AttemptContext = { opts: { ...opts, env }, part, label: opts.label ?? basename(opts.dest), maxBytes, timeoutMs };
   await mkdir(dirname(opts.dest), { recursive: true });
 
-  return withLock(opts.dest, Math.max(10 * timeoutMs, 60_000), async () => {
+  return withLock(opts.dest, Math.max(2 * timeoutMs, 60_000), async () => {
+    const done = await alreadyDownloaded(opts);
+    if (done) return done;
     let firstResume = -1;
     for (let attempt = 1; ; attempt++) {
       let got: { sha256: string; size: number; resumedFrom: number };
@@ -324,6 +339,20 @@ export async function downloadFile(opts: DownloadOptions): Promise<DownloadResul
       return { path: opts.dest, size: got.size, sha256: got.sha256, attempts: attempt, resumedFrom: firstResume };
     }
   });
+}
+
+/**
+ * When another process finished `dest` while we waited for the lock: accept it if it matches what is expected,
+ * else delete it and download afresh.
+ */
+async function alreadyDownloaded(opts: DownloadOptions): Promise<DownloadResult | null> {
+  if ((await fileSize(opts.dest)) === 0) return null;
+  const got = await sha256File(opts.dest);
+  const sizeOk = opts.expectedSize == null || got.size === opts.expectedSize;
+  const hashOk = !opts.expectedSha256 || got.sha256 === opts.expectedSha256.toLowerCase();
+  if (sizeOk && hashOk) return { path: opts.dest, size: got.size, sha256: got.sha256, attempts: 0, resumedFrom: got.size };
+  await rm(opts.dest, { force: true });
+  return null;
 }
 
 /** Size and hash check of a finished `.part`; deletes it on a mismatch (a retry could only repeat the bytes). */

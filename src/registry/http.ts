@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { isIP, type Socket } from 'node:net';
+import { Transform, pipeline, type Readable } from 'node:stream';
 import { VERSION } from '../version.js';
 
 /** Options of one GET. */
@@ -23,9 +24,11 @@ export interface HttpGetOptions {
   ca?: string | Buffer | (string | Buffer)[];
 }
 
-/** A response whose body has not been read yet; `finalUrl` is the URL after redirects. */
+/** A response: status and headers on `res`; read the bytes from `body` (idle-timeout guarded), not from `res`. */
 export interface HttpResponse {
   res: http.IncomingMessage;
+  body: Readable;
+  /** The URL after redirects. */
   finalUrl: URL;
 }
 
@@ -167,10 +170,10 @@ function connectTunnel(proxy: URL, target: URL, signalTimeout: (destroy: (err: E
 }
 
 /**
- * One GET without following redirects. The returned response's body is guarded by the same idle timer: if no
- * byte arrives for `timeoutMs`, the response is destroyed with a TransientHttpError.
+ * One GET without following redirects. The body stream is guarded by the same idle timer: if no byte arrives
+ * for `timeoutMs`, it fails with a TransientHttpError.
  */
-export async function requestOnce(url: URL, opts: HttpGetOptions): Promise<http.IncomingMessage> {
+export async function requestOnce(url: URL, opts: HttpGetOptions): Promise<{ res: http.IncomingMessage; body: Readable }> {
   const env = opts.env ?? process.env;
   const proxy = proxyFor(url, env);
   const headers: Record<string, string> = {
@@ -187,15 +190,16 @@ export async function requestOnce(url: URL, opts: HttpGetOptions): Promise<http.
     destroyCurrent(timeoutError());
   });
 
+  // The CONNECT socket, when tunnelling; closed with the response so a finished download leaves nothing open.
+  let tunnel: Socket | undefined;
   try {
     let req: http.ClientRequest;
     if (url.protocol === 'https:') {
-      let socket: Socket | undefined;
       if (proxy) {
-        socket = await connectTunnel(proxy, url, (d) => (destroyCurrent = d));
+        tunnel = await connectTunnel(proxy, url, (d) => (destroyCurrent = d));
         watchdog.kick();
       }
-      const tunnel = socket;
+      const socket = tunnel;
       const host = url.hostname.replace(/^\[|\]$/g, '');
       const servername = isIP(host) ? undefined : host; // SNI must not carry an IP address (RFC 6066)
       req = https.request({
@@ -206,9 +210,9 @@ export async function requestOnce(url: URL, opts: HttpGetOptions): Promise<http.
         headers,
         ca: opts.ca,
         servername,
-        ...(tunnel ? {} : { agent: false }),
+        ...(socket ? {} : { agent: false }),
         // Through a tunnel: TLS over the CONNECT socket, with SNI and certificate checks for the target host.
-        ...(tunnel ? { createConnection: () => tls.connect({ socket: tunnel, host, servername, ca: opts.ca }) } : {}),
+        ...(socket ? { createConnection: () => tls.connect({ socket, host, servername, ca: opts.ca }) } : {}),
       });
     } else if (proxy) {
       const auth = proxyAuth(proxy);
@@ -231,20 +235,30 @@ export async function requestOnce(url: URL, opts: HttpGetOptions): Promise<http.
     });
     destroyCurrent = (err) => res.destroy(err);
     watchdog.kick();
-    res.on('data', () => watchdog.kick());
-    res.once('close', () => watchdog.stop());
-    return res;
+    // Kick the timer per chunk without a 'data' listener on res: that would start the flow before the caller reads.
+    const kicker = new Transform({
+      transform(chunk, _enc, done) {
+        watchdog.kick();
+        done(null, chunk);
+      },
+    });
+    const body = pipeline(res, kicker, () => {
+      watchdog.stop();
+      tunnel?.destroy();
+    });
+    return { res, body };
   } catch (e) {
     watchdog.stop();
+    tunnel?.destroy();
     if (timedOut) throw timeoutError();
     throw e;
   }
 }
 
 /** Reads and discards a response body so the socket is released (small bodies of redirects and errors). */
-function discard(res: http.IncomingMessage): void {
-  res.resume();
-  res.on('error', () => {});
+export function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.resume();
 }
 
 /**
@@ -258,10 +272,10 @@ export async function httpGet(url: string | URL, opts: HttpGetOptions): Promise<
     if (current.protocol !== 'https:' && current.protocol !== 'http:') {
       throw new FatalHttpError(`unsupported URL scheme ${current.protocol} in ${current.href}`);
     }
-    const res = await requestOnce(current, opts);
+    const { res, body } = await requestOnce(current, opts);
     const status = res.statusCode ?? 0;
-    if (![301, 302, 303, 307, 308].includes(status)) return { res, finalUrl: current };
-    discard(res);
+    if (![301, 302, 303, 307, 308].includes(status)) return { res, body, finalUrl: current };
+    discard(body);
     const location = res.headers.location;
     if (!location) throw new FatalHttpError(`HTTP ${status} redirect without a Location header from ${current.href}`, status);
     if (hop >= maxRedirects) throw new FatalHttpError(`too many redirects (more than ${maxRedirects}) starting at ${new URL(url).href}`, status);

@@ -172,20 +172,14 @@ function describeSource(f: PlannedFile, cacheDir: string): string {
 }
 
 /**
- * Checks a file already in the cache: size always, sha256 when `verify`. Returns the hash when computed, or
- * `'stale'` when the file is wrong and was deleted so it can be fetched again.
+ * Checks a file already in the cache: size always, sha256 when `verify`. Returns the hash when computed (else the
+ * expected one, or null), or `'stale'` when the file does not match what the registry or its pin says.
  */
 async function checkCached(f: PlannedFile, plan: VariantPlan, verify: boolean): Promise<string | null | 'stale'> {
-  if (f.expectedSize !== null && f.cachedSize !== f.expectedSize) {
-    await rm(f.path, { force: true });
-    return 'stale';
-  }
+  if (f.expectedSize !== null && f.cachedSize !== f.expectedSize) return 'stale';
   if (!verify) return f.expectedSha256;
   const got = await sha256File(f.path);
-  if (f.expectedSha256 && got.sha256 !== f.expectedSha256) {
-    await rm(f.path, { force: true });
-    return 'stale';
-  }
+  if (f.expectedSha256 && got.sha256 !== f.expectedSha256) return 'stale';
   if (!f.expectedSha256) pinFirstUse(plan, f, got);
   return got.sha256;
 }
@@ -211,9 +205,10 @@ export async function resolveModel(name: string, opts: ResolveOptions = {}): Pro
     const checked = await checkCached(f, plan, opts.verify ?? false);
     if (checked === 'stale') {
       if (offline) {
-        throw new Error(`offline mode: cached ${f.path} does not match ${describeSource(f, plan.cacheDir)} (deleted it); ` +
-          `copy a good copy from ${f.entry.url} to that path or pull again while online`);
+        throw new Error(`offline mode: cached ${f.path} does not match ${describeSource(f, plan.cacheDir)}; ` +
+          `replace it with a good copy from ${f.entry.url}, or pull again while online`);
       }
+      await rm(f.path, { force: true }); // fetched again below
       f.exists = false;
     } else {
       hashes.set(f, checked);
