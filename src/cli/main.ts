@@ -1,22 +1,27 @@
 /**
- * The `sam-amg` command line: a thin layer over the library (discoverInputs → Sam1Model → MaskGenerator →
- * runBatch → CocoWriter). Exit codes: 0 every input succeeded; 1 some inputs failed (the output still holds
- * every good image); 2 usage error or fatal error (bad flag, unreadable model, unwritable output);
- * 130 interrupted (the output holds the images finished before the interrupt).
+ * The `sam-amg` command line: a thin layer over the library (discoverInputs → resolveModel/loadModel →
+ * MaskGenerator → runBatch → CocoWriter). Exit codes: 0 every input succeeded; 1 some inputs failed (the
+ * output still holds every good image); 2 usage error or fatal error (bad flag, unusable model, unwritable
+ * output); 130 interrupted (the output holds the images finished before the interrupt).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { statSync } from 'node:fs';
 import { discoverInputs } from '../io/discover.js';
 import { CocoWriter } from '../io/coco-writer.js';
 import { DEFAULT_MAX_PIXELS } from '../io/image.js';
 import { cacheRoot } from '../model/cache-dir.js';
-import { Sam1Model } from '../model/sam1.js';
+import { loadModel } from '../model/load.js';
+import { DEVICES, type Device } from '../model/session.js';
+import type { MaskModel } from '../model/types.js';
+import { packagedRegistry } from '../registry/registry.js';
+import { resolveModel } from '../registry/resolve.js';
 import { MaskGenerator } from '../pipeline/generator.js';
 import { runBatch } from '../pipeline/batch.js';
 import { DEFAULT_AMG_OPTIONS, type AmgOptions } from '../pipeline/options.js';
+import { composeOptions, defaultPresetFor, PRESET_NAMES, type PresetName } from '../pipeline/presets.js';
 import { createProgress } from './progress.js';
+import { createDownloadProgress, registerModelsCommand } from './models-command.js';
 import { VERSION } from '../version.js';
 
 export const EXIT_OK = 0;
@@ -34,13 +39,23 @@ function parseNumber(kind: 'int' | 'float', min: number, max = Infinity) {
   };
 }
 
+function parseBool(value: string): boolean {
+  if (/^(true|1|yes|on)$/i.test(value)) return true;
+  if (/^(false|0|no|off)$/i.test(value)) return false;
+  throw new InvalidArgumentError(`'${value}' is not true or false.`);
+}
+
+function parseObjectScore(value: string): number {
+  return /^(off|none)$/i.test(value) ? -Infinity : parseNumber('float', -Infinity)(value);
+}
+
 const d = DEFAULT_AMG_OPTIONS;
 
-/** Generator flags: every parameter of the reference generator, with its default. */
-const AMG_FLAGS: [flag: string, key: keyof AmgOptions, help: string, parse: (v: string) => number][] = [
+/** Generator flags: every parameter of the reference generators, with the SAM 1 default. */
+const AMG_FLAGS: [flag: string, key: keyof AmgOptions, help: string, parse: (v: string) => number | boolean][] = [
   ['--points-per-side <n>', 'pointsPerSide', 'points sampled along each side of the image (n×n prompts)', parseNumber('int', 1, 1024)],
   ['--points-per-batch <n>', 'pointsPerBatch', 'prompts per decoder call (where the decoder allows batching)', parseNumber('int', 1, 4096)],
-  ['--pred-iou-thresh <x>', 'predIouThresh', 'keep masks whose predicted IoU is > x (0 disables)', parseNumber('float', -Infinity, 1)],
+  ['--pred-iou-thresh <x>', 'predIouThresh', 'keep masks whose predicted IoU is > x (0 disables; SAM 2 preset: 0.8)', parseNumber('float', -Infinity, 1)],
   ['--stability-score-thresh <x>', 'stabilityScoreThresh', 'keep masks whose stability score is >= x (0 disables)', parseNumber('float', -Infinity, 1)],
   ['--stability-score-offset <x>', 'stabilityScoreOffset', 'logit offset δ of the stability score (cutoffs mask-threshold ± δ)', parseNumber('float', 0)],
   ['--mask-threshold <x>', 'maskThreshold', 'logit threshold that binarises masks', parseNumber('float', -Infinity)],
@@ -49,10 +64,12 @@ const AMG_FLAGS: [flag: string, key: keyof AmgOptions, help: string, parse: (v: 
   ['--crop-nms-thresh <x>', 'cropNmsThresh', 'IoU threshold of the NMS across crops', parseNumber('float', 0, 1)],
   ['--crop-overlap-ratio <x>', 'cropOverlapRatio', 'overlap of neighbouring crops, fraction of the shorter side', parseNumber('float', 0, 0.999999)],
   ['--crop-n-points-downscale-factor <n>', 'cropNPointsDownscaleFactor', 'points per side in layer i are divided by n^i', parseNumber('float', 1)],
-  ['--min-mask-region-area <n>', 'minMaskRegionArea', 'fill holes / remove islands smaller than n px, then re-NMS (0 = off)', parseNumber('float', 0)],
+  ['--min-mask-region-area <n>', 'minMaskRegionArea', 'SAM 1: fill holes / remove islands under n px, then re-NMS; SAM 2: holes/sprinkles <= n low-res px (0 = off)', parseNumber('float', 0)],
+  ['--multimask-output <bool>', 'multimaskOutput', 'three masks per prompt (true) or one (false)', parseBool],
+  ['--object-score-thresh <x>', 'objectScoreThresh', "drop prompts whose object-score logit is not > x, for decoders that output one ('off' disables)", parseObjectScore],
 ];
 
-export function buildProgram(onRun: (inputs: string[], opts: Record<string, unknown>) => Promise<number>): Command {
+export function buildProgram(onRun: (inputs: string[], opts: Record<string, unknown>, cmd: Command) => Promise<number>): Command {
   const program = new Command('sam-amg')
     .description('Segment Anything automatic mask generation ("segment everything") over images and folders')
     .version(VERSION)
@@ -60,18 +77,32 @@ export function buildProgram(onRun: (inputs: string[], opts: Record<string, unkn
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .exitOverride();
 
+  const registry = packagedRegistry();
   const run = program
     .command('run')
-    .description('generate masks for image files, folders (recursive) and globs; write one COCO JSON file')
+    .description(
+      'generate masks for image files, folders (recursive) and globs; write one COCO JSON file.\n' +
+        `Model: --model NAME (see \`sam-amg models list\`; default ${registry.default}, downloaded on first use) or --encoder/--decoder files.`,
+    )
     .argument('<inputs...>', 'image files, folders or quoted glob patterns')
     .requiredOption('-o, --out <file>', 'output COCO JSON file (written atomically)')
-    .requiredOption('--encoder <path>', 'image encoder ONNX file (samexporter `input_image` HWC, or [1,3,1024,1024])')
-    .requiredOption('--decoder <path>', "mask decoder ONNX file (Meta's SamOnnxModel export)")
+    .option('-m, --model <name>', `registry model to use (default: ${registry.default} when no --encoder/--decoder)`)
+    .option('--precision <p>', 'model variant: fp32, fp16, quantized (q8), int8, uint8, q4 (default: the model\'s)')
+    .option('--encoder <path>', 'image encoder ONNX file (any supported contract)')
+    .option('--decoder <path>', 'mask decoder ONNX file (its input names decide the contract)')
+    .option('--preprocessor-config <path>', "HF exports: the repository's preprocessor_config.json")
+    .option('--offline', 'never download: use the cache (or SAM_AMG_OFFLINE=1)')
+    .addOption(
+      new Option('--preset <name>', 'generator settings to start from; explicit flags override (default: sam for SAM 1 models, sam2 for SAM 2)')
+        .choices([...PRESET_NAMES]),
+    )
     .exitOverride();
   for (const [flag, key, help, parse] of AMG_FLAGS) {
-    run.addOption(new Option(flag, help).argParser(parse).default(d[key] as number));
+    run.addOption(new Option(flag, help).argParser(parse).default(d[key] as number | boolean));
   }
   run
+    .option('--use-m2m', 'SAM 2: refine every mask once with its own logits as mask input')
+    .addOption(new Option('--device <name>', 'execution provider (auto = cuda, webgpu, then cpu)').choices([...DEVICES]).default('auto'))
     .addOption(new Option('--concurrency <n>', 'images processed at once').argParser(parseNumber('int', 1, 64)).default(1))
     .addOption(
       new Option('--threads <n>', 'onnxruntime threads per session (0 = one per core)')
@@ -85,9 +116,10 @@ export function buildProgram(onRun: (inputs: string[], opts: Record<string, unkn
     )
     .option('-q, --quiet', 'print only errors and the summary')
     .option('-v, --verbose', 'print model details before running')
-    .action(async (inputs: string[], opts: Record<string, unknown>) => {
-      process.exitCode = await onRun(inputs, opts);
+    .action(async (inputs: string[], opts: Record<string, unknown>, cmd: Command) => {
+      process.exitCode = await onRun(inputs, opts, cmd);
     });
+  registerModelsCommand(program);
   return program;
 }
 
@@ -105,7 +137,55 @@ export async function main(argv: string[]): Promise<number> {
   return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
 }
 
-async function runCommand(inputs: string[], opts: Record<string, unknown>): Promise<number> {
+interface ModelChoice {
+  model: MaskModel;
+  label: string;
+  recommended: Partial<AmgOptions>;
+}
+
+/** Loads the model named by the flags: local files, a registry name, or the registry's default. */
+async function chooseModel(opts: Record<string, unknown>, explicit: Partial<AmgOptions>): Promise<ModelChoice> {
+  const common = {
+    threads: opts.threads as number,
+    device: opts.device as Device,
+    promptsPerCall: (explicit.pointsPerBatch ?? opts.pointsPerBatch) as number,
+    cacheDir: `${cacheRoot()}/derived`,
+  };
+  if (opts.encoder || opts.decoder) {
+    if (!opts.encoder || !opts.decoder) throw new UsageError('--encoder and --decoder go together (or use --model NAME)');
+    if (opts.model) throw new UsageError('give either --model or --encoder/--decoder, not both');
+    const model = await loadModel({
+      ...common,
+      encoder: String(opts.encoder),
+      decoder: String(opts.decoder),
+      preprocessorConfig: opts.preprocessorConfig ? String(opts.preprocessorConfig) : undefined,
+    });
+    return { model, label: `${opts.encoder} + ${opts.decoder}`, recommended: {} };
+  }
+  const name = opts.model ? String(opts.model) : packagedRegistry().default;
+  const download = createDownloadProgress(process.stderr);
+  try {
+    const resolved = await resolveModel(name, {
+      precision: opts.precision ? String(opts.precision) : undefined,
+      offline: Boolean(opts.offline) || undefined,
+      onProgress: opts.quiet ? undefined : download.onProgress,
+    });
+    const model = await loadModel({
+      ...common,
+      encoder: resolved.encoder,
+      decoder: resolved.decoder,
+      preprocessorConfig: resolved.preprocessorConfig,
+      contract: resolved.contract,
+    });
+    return { model, label: `${resolved.name} (${resolved.precision})`, recommended: resolved.recommended as Partial<AmgOptions> };
+  } finally {
+    download.stop();
+  }
+}
+
+class UsageError extends Error {}
+
+async function runCommand(inputs: string[], opts: Record<string, unknown>, cmd: Command): Promise<number> {
   const err = (msg: string) => process.stderr.write(`sam-amg: error: ${msg}\n`);
   const out = resolve(String(opts.out));
   try {
@@ -124,22 +204,21 @@ async function runCommand(inputs: string[], opts: Record<string, unknown>): Prom
     return EXIT_USAGE;
   }
 
-  const amg: Partial<AmgOptions> = {};
-  for (const [, key] of AMG_FLAGS) (amg as Record<string, unknown>)[key] = opts[key];
+  // Flags given on the command line win over the preset and the model's recommended settings.
+  const explicit: Partial<AmgOptions> = {};
+  for (const [, key] of AMG_FLAGS) if (cmd.getOptionValueSource(key) === 'cli') (explicit as Record<string, unknown>)[key] = opts[key];
+  if (opts.useM2m) explicit.useM2m = true;
 
-  let model: Sam1Model;
+  let choice: ModelChoice;
   try {
-    model = await Sam1Model.load({
-      encoder: String(opts.encoder),
-      decoder: String(opts.decoder),
-      threads: opts.threads as number,
-      promptsPerCall: amg.pointsPerBatch,
-      cacheDir: `${cacheRoot()}/derived`,
-    });
+    choice = await chooseModel(opts, explicit);
   } catch (e) {
     err((e as Error).message);
     return EXIT_USAGE;
   }
+  const { model } = choice;
+  const preset = (opts.preset as PresetName | undefined) ?? defaultPresetFor(model.info.family);
+  const amg = opts.preset ? composeOptions(preset, {}, explicit) : composeOptions(preset, choice.recommended, explicit);
   let generator: MaskGenerator;
   try {
     generator = new MaskGenerator(model, amg);
@@ -148,10 +227,16 @@ async function runCommand(inputs: string[], opts: Record<string, unknown>): Prom
     await model.dispose();
     return EXIT_USAGE;
   }
+  const info = model.info;
+  if (!opts.quiet) {
+    process.stderr.write(`sam-amg: model ${choice.label}: ${info.contract} on ${info.details.device ?? 'cpu'}, preset ${preset}\n`);
+  }
   if (opts.verbose) {
-    const info = model.info;
-    process.stderr.write(`sam-amg: model ${info.contract} (${info.family}), ${info.promptsPerCall} prompt(s) per decoder call, ` +
-      `${Object.entries(info.details).map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+    const g = generator.options;
+    process.stderr.write(
+      `sam-amg: ${info.promptsPerCall} prompt(s) per decoder call; ${Object.entries(info.details).map(([k, v]) => `${k}=${v}`).join(' ')}\n` +
+        `sam-amg: generator ${Object.entries(g).filter(([k]) => k !== 'pointGrids').map(([k, v]) => `${k}=${v}`).join(' ')}\n`,
+    );
   }
 
   const writer = new CocoWriter(out);
@@ -178,7 +263,8 @@ async function runCommand(inputs: string[], opts: Record<string, unknown>): Prom
       description: 'sam-amg automatic masks',
       version: VERSION,
       date_created: new Date().toISOString(),
-      model: { contract: model.info.contract, encoder: String(opts.encoder), decoder: String(opts.decoder) },
+      model: { name: choice.label, contract: info.contract, family: info.family, device: info.details.device ?? 'cpu' },
+      preset,
       generator: { ...generator.options, pointGrids: undefined },
     });
     const secs = summary.times.total / 1000;

@@ -156,3 +156,8 @@ export function describeIo(session: ort.InferenceSession): string {
     m.isTensor ? `${m.name}:${m.type}[${m.shape.join(',')}]` : m.name;
   return `inputs ${session.inputMetadata.map(fmt).join(' ')}; outputs ${session.outputMetadata.map(fmt).join(' ')}`;
 }
+
+/** The device sessions created with `requested` run on (for `auto`: what it settled on, once known). */
+export function resolvedDevice(requested: Device = 'cpu'): ResolvedDevice {
+  return requested === 'auto' ? (autoDevice ?? 'cpu') : requested;
+}
