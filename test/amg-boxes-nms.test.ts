@@ -5,39 +5,14 @@
  * Every golden file is checked from the full shared set when present, and additionally from the
  * committed subset under test/golden/, so that the subset is known to pass too.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 import { boxXyxyToXywh, isBoxNearCropEdge, maskToBox } from '../src/amg/boxes.js';
 import { cropBoxArea } from '../src/amg/crops.js';
 import { nms } from '../src/amg/nms.js';
 import { maskToRle, rleToBboxXywh } from '../src/amg/rle.js';
 import type { BoxXYXY } from '../src/amg/types.js';
-import { decodeMask, goldenSource, loadGolden, localGoldenDir, num, type GoldenFile } from './helpers/golden.js';
-
-/** The golden file as `loadGolden` sees it, plus the committed subset when the full set is used. */
-function goldenVariants(name: string): Array<[string, GoldenFile]> {
-  const src = goldenSource(name);
-  if (src === null) return [];
-  const out: Array<[string, GoldenFile]> = [[src, loadGolden(name)]];
-  const local = join(localGoldenDir, name);
-  if (src === 'shared' && existsSync(local)) {
-    out.push(['local subset', JSON.parse(readFileSync(local, 'utf8')) as GoldenFile]);
-  }
-  return out;
-}
-
-/** Deterministic PRNG (mulberry32) for the property tests. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { decodeMask, goldenSource, num, type GoldenFile, goldenVariants, rng } from './helpers/golden.js';
 
 /** Flatten nested expected boxes (`leading dims + [4]`) to a list of boxes. */
 function flattenBoxes(v: unknown): BoxXYXY[] {

@@ -6,26 +6,13 @@
  * Every golden file is checked from the full shared set when present, and additionally from the
  * committed subset under test/golden/, so that the subset is known to pass too.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 import { buildAllLayerPointGrids, buildPointGrid, scalePointGrid } from '../src/amg/grid.js';
 import { cropBoxArea, generateCropBoxes, uncropBox, uncropMask, uncropPoints } from '../src/amg/crops.js';
 import { applyCoords, applyCoordsFloat32, getPreprocessShape, stretchCoordsFloat32 } from '../src/amg/transforms.js';
 import type { BoxXYXY } from '../src/amg/types.js';
-import { decodeMask, goldenSource, loadGolden, localGoldenDir, type GoldenFile } from './helpers/golden.js';
-
-/** The golden file as `loadGolden` sees it, plus the committed subset when the full set is used. */
-function goldenVariants(name: string): Array<[string, GoldenFile]> {
-  const src = goldenSource(name);
-  if (src === null) return [];
-  const out: Array<[string, GoldenFile]> = [[src, loadGolden(name)]];
-  const local = join(localGoldenDir, name);
-  if (src === 'shared' && existsSync(local)) {
-    out.push(['local subset', JSON.parse(readFileSync(local, 'utf8')) as GoldenFile]);
-  }
-  return out;
-}
+import { decodeMask, goldenSource, loadGolden, type GoldenFile, goldenVariants } from './helpers/golden.js';
 
 const flat = (pts: number[][]): number[] => pts.flat();
 

@@ -3,9 +3,7 @@ import { postprocessSmallRegions } from '../src/amg/postprocess.js';
 import { maskToRle, rleToMask } from '../src/amg/rle.js';
 import { maskToBox } from '../src/amg/boxes.js';
 import type { BoxXYXY } from '../src/amg/types.js';
-import { decodeMask, goldenSource, loadGolden, localGoldenDir, sharedGoldenDir } from './helpers/golden.js';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { decodeMask, goldenVariants } from './helpers/golden.js';
 
 interface Case {
   id: number;
@@ -31,19 +29,13 @@ function checkCases(cases: Case[]) {
 }
 
 describe('postprocessSmallRegions (reference SamAutomaticMaskGenerator.postprocess_small_regions)', () => {
-  it('agrees with every golden case', () => {
-    const g = loadGolden('remove_small_regions.json');
-    const cases = g.postprocess_small_regions_cases as Case[];
-    expect(cases.length).toBeGreaterThan(0);
-    checkCases(cases);
-  });
-
-  it('agrees on the committed subset too', () => {
-    if (goldenSource('remove_small_regions.json') !== 'shared') return;
-    const local = JSON.parse(readFileSync(join(localGoldenDir, 'remove_small_regions.json'), 'utf8'));
-    checkCases(local.postprocess_small_regions_cases);
-    expect(sharedGoldenDir).toBeTruthy();
-  });
+  for (const [source, g] of goldenVariants('remove_small_regions.json')) {
+    it(`agrees with every golden case (${source})`, () => {
+      const cases = g.postprocess_small_regions_cases as Case[];
+      expect(cases.length).toBeGreaterThan(0);
+      checkCases(cases);
+    });
+  }
 
   it('prefers an unchanged mask over a changed duplicate and re-encodes only changed masks', () => {
     const h = 20;

@@ -4,20 +4,11 @@
  * (`sam2_differences.json`, fn `fill_holes_sprinkles_emulated`). The `postprocess_small_regions_cases` are
  * the pipeline's (see postprocess tests).
  */
-import { existsSync, readFileSync } from 'node:fs';
+
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ComponentLabeler, fillHolesAndSprinkles, removeSmallRegions } from '../src/amg/regions.js';
-import { decodeF32, decodeMask, goldenSource, loadGolden, localGoldenDir, type GoldenFile } from './helpers/golden.js';
-
-function goldenVariants(name: string): Array<[string, GoldenFile]> {
-  const src = goldenSource(name);
-  if (src === null) return [];
-  const out: Array<[string, GoldenFile]> = [[src, loadGolden(name)]];
-  const local = join(localGoldenDir, name);
-  if (src === 'shared' && existsSync(local)) out.push(['local subset', JSON.parse(readFileSync(local, 'utf8')) as GoldenFile]);
-  return out;
-}
+import { decodeF32, decodeMask, type GoldenFile, goldenVariants } from './helpers/golden.js';
 
 function checkRemoveSmallRegions(g: GoldenFile): void {
   it('has cases', () => expect(g.cases.length).toBeGreaterThan(0));

@@ -2,8 +2,7 @@
  * Image preprocessing: the PIL `Image.resize(BILINEAR)` clone (byte-exact on `image_preprocess.json`
  * `cases`) and the float32 normalisation + zero padding of `Sam.preprocess` (`preprocess` section).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 import {
   normalizationLut,
@@ -16,16 +15,7 @@ import {
 } from '../src/amg/preprocess.js';
 import { resizeBilinearPil } from '../src/amg/resize.js';
 import { getPreprocessShape } from '../src/amg/transforms.js';
-import { decodeU8, goldenSource, loadGolden, localGoldenDir, type GoldenFile } from './helpers/golden.js';
-
-function goldenVariants(name: string): Array<[string, GoldenFile]> {
-  const src = goldenSource(name);
-  if (src === null) return [];
-  const out: Array<[string, GoldenFile]> = [[src, loadGolden(name)]];
-  const local = join(localGoldenDir, name);
-  if (src === 'shared' && existsSync(local)) out.push(['local subset', JSON.parse(readFileSync(local, 'utf8')) as GoldenFile]);
-  return out;
-}
+import { decodeU8, type GoldenFile, goldenVariants } from './helpers/golden.js';
 
 function checkResize(g: GoldenFile): void {
   it('has cases', () => expect(g.cases.length).toBeGreaterThan(0));

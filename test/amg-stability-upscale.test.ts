@@ -3,8 +3,7 @@
  * per-mask pass (`MaskPass`), checked against the golden vectors from Meta's code and against the plain
  * (upscale -> threshold -> count / box / uncrop / RLE) composition on random inputs.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 import { maskToBox } from '../src/amg/boxes.js';
 import { MaskPass, planMaskPass } from '../src/amg/mask-pass.js';
@@ -21,29 +20,7 @@ import {
   upscaleLogits,
   type AxisTaps,
 } from '../src/amg/upscale.js';
-import { decodeF32, goldenSource, loadGolden, localGoldenDir, num, type GoldenFile } from './helpers/golden.js';
-
-/** The golden file as `loadGolden` sees it, plus the committed subset when the full shared copy exists. */
-function goldenVariants(name: string): Array<[string, GoldenFile]> {
-  const src = goldenSource(name);
-  if (src === null) return [];
-  const out: Array<[string, GoldenFile]> = [[src, loadGolden(name)]];
-  const local = join(localGoldenDir, name);
-  if (src === 'shared' && existsSync(local)) out.push(['local subset', JSON.parse(readFileSync(local, 'utf8')) as GoldenFile]);
-  return out;
-}
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { decodeF32, num, type GoldenFile, goldenVariants, rng } from './helpers/golden.js';
 
 /** Smooth random 256x256-like logit field (sum of plane waves), optionally quantised to produce ties. */
 function smoothLogits(size: number, seed: number, quantum = 0): Float32Array {

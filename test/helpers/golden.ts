@@ -62,3 +62,28 @@ export function decodeU8(enc: { shape: number[]; u8: string }): Uint8Array {
 export function num(v: number | string): number {
   return v === 'NaN' ? Number.NaN : (v as number);
 }
+
+/**
+ * The golden file as `loadGolden` sees it, labelled with its source, plus the committed subset when the full
+ * shared copy is used — so the subset a fresh clone relies on is proven to pass too.
+ */
+export function goldenVariants(name: string): Array<[string, GoldenFile]> {
+  const src = goldenSource(name);
+  if (src === null) return [];
+  const out: Array<[string, GoldenFile]> = [[src, loadGolden(name)]];
+  const local = join(localGoldenDir, name);
+  if (src === 'shared' && existsSync(local)) out.push(['local subset', JSON.parse(readFileSync(local, 'utf8')) as GoldenFile]);
+  return out;
+}
+
+/** Small deterministic PRNG (mulberry32) for property tests: uniform in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
