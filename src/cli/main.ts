@@ -213,7 +213,11 @@ async function runCommand(inputs: string[], opts: Record<string, unknown>, cmd: 
   try {
     choice = await chooseModel(opts, explicit);
   } catch (e) {
-    err((e as Error).message);
+    const msg = (e as Error).message;
+    const hint = /^download of /.test(msg)
+      ? ' (no network? pass --encoder/--decoder files, or put the files where `sam-amg models path NAME` says and use --offline)'
+      : '';
+    err(msg + hint);
     return EXIT_USAGE;
   }
   const { model } = choice;
