@@ -60,6 +60,8 @@ export interface StageTimes {
   encode: number;
   decode: number;
   postprocess: number;
+  /** Candidate masks that passed the IoU filter and were upscaled (count, not ms). */
+  upscaled: number;
 }
 
 /** Masks of one crop (or of the whole image), in the reference's `MaskData` columns. */
@@ -81,7 +83,7 @@ const LOW_RES_SIZE = 256;
 export class MaskGenerator {
   readonly options: AmgOptions;
   private readonly grids: Float64Array[];
-  readonly times: StageTimes = { encode: 0, decode: 0, postprocess: 0 };
+  readonly times: StageTimes = { encode: 0, decode: 0, postprocess: 0, upscaled: 0 };
 
   constructor(
     readonly model: MaskModel,
@@ -243,6 +245,7 @@ export class MaskGenerator {
         offset = 0;
       }
       const r = pass.run(low, offset, size, o.maskThreshold, o.stabilityScoreOffset, true);
+      this.times.upscaled++;
       const score = Math.fround(r.intersection / r.union);
       if (o.stabilityScoreThresh > 0 && !(score >= o.stabilityScoreThresh)) continue;
       if (isBoxNearCropEdge(r.box, cropBox, imageBox)) continue;
