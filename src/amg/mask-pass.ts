@@ -303,6 +303,31 @@ export class MaskPass {
         uni += next - y;
       } else if (cls === 0) {
         if (cur === 1) cur = this.flip(y);
+      } else if (k === 2) {
+        // Specialised for 2 and 3 taps (SAM 2, and SAM 1 when upscaling): weights are loop invariants.
+        const a = (ci[kb]! - c0) * n;
+        const b = (ci[kb + 1]! - c0) * n;
+        const wa = cw[kb]!;
+        const wb = cw[kb + 1]!;
+        for (; y < next; y++) {
+          const v = f(wa * V[a + y]! + wb * V[b + y]!);
+          inter += +(v > hi);
+          uni += +(v > lo);
+          if ((v > mt ? 1 : 0) !== cur) cur = this.flip(y);
+        }
+      } else if (k === 3) {
+        const a = (ci[kb]! - c0) * n;
+        const b = (ci[kb + 1]! - c0) * n;
+        const c = (ci[kb + 2]! - c0) * n;
+        const wa = cw[kb]!;
+        const wb = cw[kb + 1]!;
+        const wc = cw[kb + 2]!;
+        for (; y < next; y++) {
+          const v = f(wa * V[a + y]! + wb * V[b + y]! + wc * V[c + y]!);
+          inter += +(v > hi);
+          uni += +(v > lo);
+          if ((v > mt ? 1 : 0) !== cur) cur = this.flip(y);
+        }
       } else {
         for (; y < next; y++) {
           let s = 0;
