@@ -336,6 +336,17 @@ describe('sam-amg command line', () => {
     expect(r.stderr).toMatch(/input_image/);
   });
 
+  it('says how to get CUDA when it is asked for and not installed; runs on the CPU by name', async () => {
+    const dir = await scene('device', drawScene(64, 64, BG, []));
+    const cuda = await runCli(['run', dir, '--out', join(work, 'cuda.json'), '--device', 'cuda', ...model()]);
+    expect(cuda.code).toBe(2);
+    expect(cuda.stderr).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci');
+    const cpu = await runCli(['run', dir, '--out', join(work, 'cpu.json'), '--device', 'cpu', '--points-per-side', '2', ...model()]);
+    expect(cpu.code).toBe(0);
+    expect(cpu.stderr).toContain('on cpu');
+    expect((JSON.parse(readFileSync(join(work, 'cpu.json'), 'utf8')) as Coco).info.model).toMatchObject({ device: 'cpu' });
+  });
+
   it('reports inputs that match nothing and exits 2 when there is nothing to do', async () => {
     const r = await runCli(['run', join(work, 'no-such-dir'), '--out', join(work, 'n.json'), ...model()]);
     expect(r.code).toBe(2);

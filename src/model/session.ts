@@ -56,6 +56,25 @@ export function cudaInstalled(): boolean {
   }
 }
 
+/**
+ * Whether WebGPU can possibly find an adapter: on Linux it needs the Vulkan loader (`libvulkan.so.1`). `auto`
+ * skips WebGPU without it, which also keeps Dawn's "Couldn't load Vulkan" warning off a CPU-only machine.
+ */
+export function webgpuLoaderPresent(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (process.platform !== 'linux') return true;
+  const dirs = [
+    ...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean),
+    `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+    `/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+    '/usr/lib64',
+    '/usr/lib',
+    '/lib64',
+    '/lib',
+    '/usr/local/lib',
+  ];
+  return dirs.some((d) => existsSync(join(d, 'libvulkan.so.1')));
+}
+
 function deviceHint(device: ResolvedDevice, reason: string): string {
   if (device === 'cuda') {
     return (
@@ -64,7 +83,7 @@ function deviceHint(device: ResolvedDevice, reason: string): string {
     );
   }
   if (device === 'webgpu') {
-    return `WebGPU execution provider unavailable (${reason}); it needs a GPU with a Vulkan (Linux), D3D12 (Windows) or Metal (macOS) driver, or use --device cpu`;
+    return `WebGPU execution provider unavailable (${reason}); it needs a GPU with a Vulkan (Linux: the libvulkan1 loader and the GPU's Vulkan driver), D3D12 (Windows) or Metal (macOS) driver, or use --device cpu`;
   }
   return reason;
 }
@@ -97,7 +116,11 @@ export async function createSessionOn(
 ): Promise<OpenedSession> {
   const requested = opts.device ?? 'cpu';
   const candidates: ResolvedDevice[] =
-    requested !== 'auto' ? [requested] : autoDevice ? [autoDevice] : [...(cudaInstalled() ? (['cuda'] as const) : []), 'webgpu', 'cpu'];
+    requested !== 'auto'
+      ? [requested]
+      : autoDevice
+        ? [autoDevice]
+        : [...(cudaInstalled() ? (['cuda'] as const) : []), ...(webgpuLoaderPresent() ? (['webgpu'] as const) : []), 'cpu'];
   let lastError: unknown = null;
   for (const device of candidates) {
     if (device === 'cuda' && !cudaInstalled()) {
