@@ -9,7 +9,7 @@
  * | `high_res_feats_0`                            | sx-sam2 (samexporter SAM 2) | SxSam2Model |
  * | `orig_im_size` and `has_mask_input`           | sx-sam1 + meta-decoder   | Sam1Model    |
  */
-import { readFileSync } from 'node:fs';
+import { readModelFile } from './batch-check.js';
 import { modelIo, formatDims } from './onnx/graph.js';
 import { decodeModel } from './onnx/proto.js';
 import { HfSamModel } from './hf-sam.js';
@@ -37,13 +37,7 @@ export interface LoadModelOptions extends RuntimeOptions {
 
 /** The contract a decoder follows, from its graph input names; throws listing what it found. */
 export function detectContract(decoderPath: string): Contract {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(decoderPath);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read model file ${decoderPath}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
+  const bytes = readModelFile(decoderPath);
   let names: string[];
   let listing: string;
   try {

@@ -8,7 +8,8 @@
  * frame (`apply_coords`) with the padding point (0,0)/−1 appended, as `SamPredictor` does.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
+import { batchMatchesSingles, readModelFile } from './batch-check.js';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { getPreprocessShape, applyCoords } from '../amg/transforms.js';
@@ -87,7 +88,7 @@ export class Sam1Model implements MaskModel {
     let decoder: ort.InferenceSession | null = null;
     if (prepared.dynamic) {
       const dyn = await createSession(cached(prepared.dynamic, 'dyn', opts.cacheDir), opts.decoder, opts, true);
-      const ok = await verifyBatching(dyn, tokens);
+      const ok = await verifyBatching(dyn);
       details.dynamicBatch = ok === true ? 'verified' : `rejected (${ok})`;
       if (ok === true) {
         decoder = dyn;
@@ -193,15 +194,6 @@ export class Sam1Model implements MaskModel {
   }
 }
 
-function readModelFile(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read model file ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-}
-
 function detectEncoderLayout(session: ort.InferenceSession, label: string): EncoderLayout {
   const shape = inputShape(session, 'input_image');
   if (!shape || !session.outputNames.includes('image_embeddings')) {
@@ -237,7 +229,7 @@ function cached(bytes: Uint8Array, tag: string, dir: string | undefined): string
  * Checks that a decoder whose batch dim was made symbolic gives, for a batch of 2 prompts, the same results
  * as two single-prompt runs. Returns true or the reason it does not.
  */
-async function verifyBatching(session: ort.InferenceSession, tokens: number): Promise<true | string> {
+function verifyBatching(session: ort.InferenceSession): Promise<true | string> {
   const emb = new Float32Array(256 * 64 * 64);
   for (let i = 0; i < emb.length; i++) emb[i] = Math.sin(i * 0.37) * 0.5;
   const plane = LOW_RES_SIZE * LOW_RES_SIZE;
@@ -251,36 +243,16 @@ async function verifyBatching(session: ort.InferenceSession, tokens: number): Pr
     [200.5, 300.25],
     [700, 90],
   ];
-  const run = (p: number[][]) =>
-    session.run(
-      {
-        ...common,
-        point_coords: new ort.Tensor('float32', Float32Array.from(p.flatMap(([x, y]) => [x!, y!, 0, 0])), [p.length, 2, 2]),
-        point_labels: new ort.Tensor('float32', Float32Array.from(p.flatMap(() => [1, -1])), [p.length, 2]),
-      },
-      ['iou_predictions', 'low_res_masks'],
-    );
-  try {
-    const both = await run(pts);
-    const per = tokens * plane;
-    for (let i = 0; i < pts.length; i++) {
-      const one = await run([pts[i]!]);
-      const a = one.low_res_masks!.data as Float32Array;
-      const b = (both.low_res_masks!.data as Float32Array).subarray(i * per, (i + 1) * per);
-      const ia = one.iou_predictions!.data as Float32Array;
-      const ib = (both.iou_predictions!.data as Float32Array).subarray(i * tokens, (i + 1) * tokens);
-      if (b.length !== a.length || ib.length !== ia.length) return 'batched output has the wrong size';
-      for (let j = 0; j < a.length; j++) if (!close(a[j]!, b[j]!)) return `mask logit ${j} of prompt ${i} differs`;
-      for (let j = 0; j < ia.length; j++) if (!close(ia[j]!, ib[j]!)) return `IoU ${j} of prompt ${i} differs`;
-    }
-    return true;
-  } catch (err) {
-    // onnxruntime's messages carry source paths; the op that failed is what a user can act on.
-    const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-    return msg.replace(/Status Message: .*$/, '').replace(/^Non-zero status code returned while running /, 'failed at ').trim();
-  }
-}
-
-function close(a: number, b: number): boolean {
-  return Math.abs(a - b) <= 1e-4 + 1e-4 * Math.abs(b);
+  return batchMatchesSingles(
+    (idx) =>
+      session.run(
+        {
+          ...common,
+          point_coords: new ort.Tensor('float32', Float32Array.from(idx.flatMap((i) => [pts[i]![0]!, pts[i]![1]!, 0, 0])), [idx.length, 2, 2]),
+          point_labels: new ort.Tensor('float32', Float32Array.from(idx.flatMap(() => [1, -1])), [idx.length, 2]),
+        },
+        ['iou_predictions', 'low_res_masks'],
+      ),
+    ['iou_predictions', 'low_res_masks'],
+  );
 }

@@ -12,10 +12,10 @@
  *   best of the three by predicted IoU; SAM 2's own single-mask path (token 0, with its dynamic fallback to the
  *   best multimask output when token 0 is unstable) cannot be reproduced because token 0 is not exported.
  */
-import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { sam2Preprocess, SAM2_IMAGE_SIZE } from '../amg/resize-float.js';
 import { stretchCoordsFloat32 } from '../amg/transforms.js';
+import { batchMatchesSingles, readModelFile } from './batch-check.js';
 import { prepareDecoder } from './onnx/decoder-prep.js';
 import { createSession, describeIo, inputShape, type RuntimeOptions } from './session.js';
 import { emptyModelStats, type DecodedMasks, type DecodeOptions, type EncodedImage, type MaskModel, type ModelInfo } from './types.js';
@@ -233,15 +233,6 @@ async function loadDecoder(opts: SxSam2LoadOptions): Promise<{ session: ort.Infe
   return { session, batch: 1, details: { dynamicBatch: wanted > 1 ? 'not possible' : 'not requested' } };
 }
 
-function readModelFile(path: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new Error(`cannot read model file ${path}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
-  }
-}
-
 /**
  * Checks that a decoder whose batch dim was made symbolic gives, for 2 prompts in one call, the same results as
  * two single-prompt calls, with and without a mask input. Returns true or the reason it does not.
@@ -270,27 +261,10 @@ async function verifyBatching(session: ort.InferenceSession): Promise<true | str
       },
       DECODER_OUTPUTS,
     );
-  try {
-    for (const has of [0, 1] as const) {
-      const both = await run([0, 1], has);
-      for (let i = 0; i < pts.length; i++) {
-        const one = await run([i], has);
-        for (const name of DECODER_OUTPUTS) {
-          const a = one[name]!.data as Float32Array;
-          const b = (both[name]!.data as Float32Array).subarray(i * a.length, (i + 1) * a.length);
-          if (b.length !== a.length) return `batched ${name} has the wrong size`;
-          for (let j = 0; j < a.length; j++) if (!close(a[j]!, b[j]!)) return `${name} value ${j} of prompt ${i} differs (has_mask_input ${has})`;
-        }
-      }
-    }
-    return true;
-  } catch (err) {
-    // onnxruntime's messages carry source paths; the op that failed is what a user can act on.
-    const msg = (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-    return msg.replace(/Status Message: .*$/, '').replace(/^Non-zero status code returned while running /, 'failed at ').trim();
+  for (const has of [0, 1] as const) {
+    const ok = await batchMatchesSingles((idx) => run(idx, has), DECODER_OUTPUTS);
+    if (ok !== true) return `${ok} (has_mask_input ${has})`;
   }
+  return true;
 }
 
-function close(a: number, b: number): boolean {
-  return Math.abs(a - b) <= 1e-4 + 1e-4 * Math.abs(b);
-}
