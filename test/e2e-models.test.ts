@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { planVariant } from '../src/registry/resolve.js';
 import { buildFixture, writeHfPreprocessorConfig, type FixtureName } from './fixtures/index.js';
 import { runCli } from './helpers/cli.js';
+import { repoRoot } from './helpers/golden.js';
 import { decodeCocoCounts, drawScene, maskIou, writePng, type Shape } from './helpers/synth.js';
 
 const home = mkdtempSync(join(tmpdir(), 'sam-amg-home-'));
@@ -87,6 +88,11 @@ describe('sam-amg run --model NAME, one fixture per contract, from a pre-populat
     expect(coco.info.generator.predIouThresh).toBe(family === 'sam2' ? 0.8 : 0.88);
     for (const s of SHAPES) expect(best(masks, s.name), `${name}: ${s.name}`).toBeGreaterThan(0.95);
     expect(best(masks, 'background')).toBeGreaterThan(0.9);
+    // And on the sample photos, as a user would start.
+    const out = join(work, `${name}-samples.json`);
+    const r = await runCli(['run', join(repoRoot, 'samples'), '--out', out, '--model', name, '--offline', '--points-per-side', '4', '-q'], { env });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(readFileSync(out, 'utf8')) as Coco).images).toHaveLength(6);
     if (family === 'sam2') {
       // SAM 2 keeps prompt points in float32.
       for (const a of coco.annotations) for (const v of a.point_coords[0]!) expect(Math.fround(v)).toBe(v);
