@@ -151,10 +151,9 @@ export class MaskGenerator {
     const [x0, y0, x1, y1] = cropBox;
     const cropW = x1 - x0;
     const cropH = y1 - y0;
-    const empty: CropMasks = { rles: [], boxes: [], ious: [], scores: [], points: [], cropBoxes: [] };
     // generate_crop_boxes can emit empty or negative-extent boxes for tiny/elongated images; the reference
     // would fail on them, we skip them (they cannot hold a mask).
-    if (cropW < 1 || cropH < 1) return empty;
+    if (cropW < 1 || cropH < 1) return emptyMasks();
 
     let t = performance.now();
     const encoded = await this.model.encode(cropRgb(image, cropBox), cropH, cropW);
@@ -164,7 +163,7 @@ export class MaskGenerator {
     // SAM 2's generator holds prompt points as float32 (its records' point_coords too).
     if (this.model.info.family === 'sam2') for (let i = 0; i < points.length; i++) points[i] = Math.fround(points[i]!);
     const pass = new MaskPass(planMaskPass(...axisTaps(encoded), cropBox, image.height, image.width));
-    const found: CropMasks = { ...empty, rles: [], boxes: [], ious: [], scores: [], points: [], cropBoxes: [] };
+    const found = emptyMasks();
     const nPoints = points.length / 2;
     for (let start = 0; start < nPoints; start += o.pointsPerBatch) {
       const end = Math.min(nPoints, start + o.pointsPerBatch);
@@ -277,6 +276,10 @@ export function cropRgb(image: RgbImage, [x0, y0, x1, y1]: BoxXYXY): Uint8Array 
     out.set(image.data.subarray(src, src + rowBytes), (y - y0) * rowBytes);
   }
   return out;
+}
+
+function emptyMasks(): CropMasks {
+  return { rles: [], boxes: [], ious: [], scores: [], points: [], cropBoxes: [] };
 }
 
 function boxesF32(boxes: BoxXYXY[]): Float32Array {
