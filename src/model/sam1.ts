@@ -79,10 +79,6 @@ export class Sam1Model implements MaskModel {
       batchOutputs: ['iou_predictions', 'low_res_masks'],
       wantDynamicBatch: (opts.promptsPerCall ?? 1) > 1,
     });
-    const tokens = prepared.maskTokens;
-    if (tokens !== 1 && tokens !== 4) {
-      throw new Error(`${opts.decoder}: expected 1 or 4 mask tokens in iou_predictions, found ${tokens}`);
-    }
     const details: Record<string, string | number | boolean> = { device, pruned: !opts.noPrune };
     let batch = 1;
     let decoder: ort.InferenceSession | null = null;
@@ -99,6 +95,13 @@ export class Sam1Model implements MaskModel {
     }
     if (decoder === null) {
       decoder = await createSession(cached(prepared.fixed, 'fixed', opts.cacheDir), opts.decoder, opts);
+    }
+    // Exports do not always declare the token count statically; then one probe call tells.
+    const tokens = Number.isFinite(prepared.maskTokens) ? prepared.maskTokens : await probeTokens(decoder);
+    if (tokens !== 1 && tokens !== 4) {
+      await decoder.release();
+      await encoder.release();
+      throw new Error(`${opts.decoder}: expected 1 or 4 mask tokens in iou_predictions, found ${tokens}`);
     }
     return new Sam1Model(encoder, decoder, layout, tokens, batch, details);
   }
@@ -223,6 +226,24 @@ function cached(bytes: Uint8Array, tag: string, dir: string | undefined): string
   } catch {
     return bytes;
   }
+}
+
+/** Mask tokens M of a decoder whose `iou_predictions` shape is not declared: the size of its dim 1 after one
+ * call with a neutral prompt. */
+async function probeTokens(session: ort.InferenceSession): Promise<number> {
+  const plane = LOW_RES_SIZE * LOW_RES_SIZE;
+  const out = await session.run(
+    {
+      image_embeddings: new ort.Tensor('float32', new Float32Array(256 * 64 * 64), [1, 256, 64, 64]),
+      point_coords: new ort.Tensor('float32', new Float32Array([512, 512, 0, 0]), [1, 2, 2]),
+      point_labels: new ort.Tensor('float32', new Float32Array([1, -1]), [1, 2]),
+      mask_input: new ort.Tensor('float32', new Float32Array(plane), [1, 1, LOW_RES_SIZE, LOW_RES_SIZE]),
+      has_mask_input: new ort.Tensor('float32', new Float32Array([0]), [1]),
+      orig_im_size: new ort.Tensor('float32', new Float32Array([1024, 1024]), [2]),
+    },
+    ['iou_predictions'],
+  );
+  return out.iou_predictions!.dims[1] ?? Number.NaN;
 }
 
 /**
