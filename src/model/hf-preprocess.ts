@@ -22,12 +22,9 @@ export const HF_IMAGE_SIZE = 1024;
 /** PIL resample code for bilinear (the only one supported: `resizeBilinearPil` is a PIL clone). */
 export const PIL_BILINEAR = 2;
 
-/** `preprocessor_config.json` of `Xenova/sam-vit-base` & co (letterbox + pad): the hf-sam default. */
-export const HF_SAM_DEFAULT_PREPROCESSOR = {
+/** What every HF SAM / SAM 2 processor config shares: 0..1 rescale, ImageNet mean/std, PIL bilinear. */
+const HF_COMMON_PREPROCESSOR = {
   do_resize: true,
-  size: { longest_edge: 1024 },
-  do_pad: true,
-  pad_size: { height: 1024, width: 1024 },
   do_rescale: true,
   rescale_factor: 0.00392156862745098,
   do_normalize: true,
@@ -36,20 +33,22 @@ export const HF_SAM_DEFAULT_PREPROCESSOR = {
   resample: 2,
 } as const;
 
+/** `preprocessor_config.json` of `Xenova/sam-vit-base` & co (letterbox + pad): the hf-sam default. */
+export const HF_SAM_DEFAULT_PREPROCESSOR = {
+  ...HF_COMMON_PREPROCESSOR,
+  size: { longest_edge: 1024 },
+  do_pad: true,
+  pad_size: { height: 1024, width: 1024 },
+} as const;
+
 /**
  * HF Python's `Sam2ImageProcessor` defaults (square stretch, no padding): the hf-sam2 default. The
  * onnx-community `sam2-hiera-*` repos ship a letterbox config instead, so pass theirs whenever it exists.
  */
 export const HF_SAM2_DEFAULT_PREPROCESSOR = {
-  do_resize: true,
+  ...HF_COMMON_PREPROCESSOR,
   size: { height: 1024, width: 1024 },
   do_pad: false,
-  do_rescale: true,
-  rescale_factor: 0.00392156862745098,
-  do_normalize: true,
-  image_mean: [0.485, 0.456, 0.406],
-  image_std: [0.229, 0.224, 0.225],
-  resample: 2,
 } as const;
 
 /** The parsed, validated preprocessing of one model. */
